@@ -1,7 +1,7 @@
 import { defineObject } from '../model.ts';
 
-/** OSCORE object (/21), version 2.0: written only through the bootstrap interface. */
-export const OSCORE_OBJECT = defineObject(21, 'OSCORE', '2.0', true, [
+/** OSCORE object (/21), version 2.0 (OMA registry 21-2_0.xml): written only through the bootstrap interface. */
+export const OSCORE_OBJECT = defineObject(21, 'LwM2M OSCORE', '2.0', true, [
   [0, 'OSCORE Master Secret', 'opaque', false, true, ''],
   [1, 'OSCORE Sender ID', 'opaque', false, true, ''],
   [2, 'OSCORE Recipient ID', 'opaque', false, true, ''],

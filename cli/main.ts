@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { isCodecError } from '../shared/errors.ts';
+import { decodeCommand, encodeCommand, type CommandIO } from './commands/codec.ts';
+import { USAGE, UsageError } from './usage.ts';
+
+type Command = (args: string[], io: CommandIO) => Promise<void>;
+
+const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
+  ['decode', decodeCommand],
+  ['encode', encodeCommand],
+]);
+
+const defaultIO: CommandIO = {
+  stdout: (text) => process.stdout.write(text),
+  readStdin: async () => readFileSync(0, 'utf8'),
+};
+
+/** Runs one command line; returns the process exit code (0 ok, 1 bad input, 2 bad usage). */
+export async function main(argv: string[], io: CommandIO = defaultIO, stderr: (text: string) => void = (text) => process.stderr.write(text)): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    (name === undefined ? stderr : io.stdout)(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.get(name);
+  try {
+    if (command === undefined) throw new UsageError(`unknown command "${name}"`);
+    await command(rest, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      stderr(`lwm2m-bs: ${(error as Error).message}\nRun "lwm2m-bs help" for usage.\n`);
+      return 2;
+    }
+    if (isCodecError(error)) {
+      stderr(`lwm2m-bs: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
