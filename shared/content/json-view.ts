@@ -89,7 +89,9 @@ export function treeFromJsonView(input: unknown, base: LwM2MPath, types: Resourc
   const parsed = jsonViewSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CodecError('MALFORMED', issue?.message ?? 'not a JSON view', { field: issue ? `/${issue.path.join('/')}` : undefined });
+    const [key, ...inner] = (issue?.path ?? []).map(String);
+    const field = key === undefined ? '(document)' : [key, ...inner].join('.');
+    throw new CodecError('MALFORMED', issue?.message ?? 'not a JSON view', { field });
   }
   const records: PathValue[] = Object.entries(parsed.data).map(([key, raw]) => {
     const path = key.startsWith('/') ? parsePath(key) : parsePath(`${formatPath(base)}/${key}`);
