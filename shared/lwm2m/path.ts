@@ -56,8 +56,9 @@ function checkId(id: number, index: number, text: string): void {
 
 /** Parses `/3/0/1`, `3/0/1`, `/3/0/` or `/`. Segments are decimal without sign or leading zeros. */
 export function parsePath(text: string): LwM2MPath {
-  const trimmed = text.replace(/^\//, '').replace(/\/$/, '');
-  if (trimmed === '') return ROOT_PATH;
+  const body = text.startsWith('/') ? text.slice(1) : text;
+  if (body === '') return ROOT_PATH;
+  const trimmed = body.endsWith('/') ? body.slice(0, -1) : body;
   const parts = trimmed.split('/');
   const segments = parts.map((part, index) => {
     if (!/^(0|[1-9][0-9]{0,4})$/.test(part)) {
