@@ -3,8 +3,10 @@ import type { ResourceTypeLookup } from '../lwm2m/model.ts';
 import { formatPath, parsePath, pathSegments, type LwM2MPath } from '../lwm2m/path.ts';
 import { builtInResourceTypes } from '../lwm2m/registry.ts';
 import { INTEGER_MAX, INTEGER_MIN, UNSIGNED_MAX, type ResourceType, type ResourceValue } from '../lwm2m/value.ts';
+import { decodeBase64, encodeBase64 } from './base64.ts';
 import { DecodeLimits, type TreeCodec } from './codec.ts';
-import { checkDeclaredType, decodeBase64, encodeBase64, formatObjectLink, parseObjectLink } from './text-plain.ts';
+import { checkDeclaredType } from './single-value.ts';
+import { formatObjectLink, parseObjectLink } from './text-plain.ts';
 import { flattenTree, selectTreeAtPath, treeFromPathValues, type ContentTree, type PathValue } from './tree.ts';
 
 /**

@@ -2,7 +2,7 @@ import { CodecError } from '../errors.ts';
 import { formatPath } from '../lwm2m/path.ts';
 import { builtInResourceTypes } from '../lwm2m/registry.ts';
 import { DecodeLimits, type TreeCodec } from './codec.ts';
-import { requireSingleValuePath, singleValueAt } from './text-plain.ts';
+import { requireSingleValuePath, singleValueAt } from './single-value.ts';
 import { treeFromPathValues } from './tree.ts';
 
 /**

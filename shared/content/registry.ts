@@ -2,6 +2,7 @@ import { CodecError } from '../errors.ts';
 import type { ResourceTypeLookup } from '../lwm2m/model.ts';
 import type { LwM2MPath } from '../lwm2m/path.ts';
 import { builtInResourceTypes } from '../lwm2m/registry.ts';
+import { cborCodec } from './cbor-single.ts';
 import type { TreeCodec } from './codec.ts';
 import { DecodeLimits } from './codec.ts';
 import { ContentFormat, contentFormatName } from './format.ts';
@@ -17,6 +18,7 @@ import type { ContentTree } from './tree.ts';
 const TREE_CODECS: ReadonlyMap<number, TreeCodec> = new Map<number, TreeCodec>([
   [ContentFormat.TEXT, textPlainCodec],
   [ContentFormat.OPAQUE, opaqueCodec],
+  [ContentFormat.CBOR, cborCodec],
   [ContentFormat.SENML_JSON, senmlJsonCodec],
   [ContentFormat.SENML_CBOR, senmlCborCodec],
   [ContentFormat.TLV, tlvCodec],

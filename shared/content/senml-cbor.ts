@@ -1,12 +1,11 @@
-import { decode, encode, Token, Tokenizer, Type } from 'cborg';
-import type { DecodeOptions, EncodeOptions } from 'cborg';
-import type { DecodeTokenizer } from 'cborg/interface';
-import { CodecError, isCodecError } from '../errors.ts';
+import { CodecError } from '../errors.ts';
 import type { ResourceTypeLookup } from '../lwm2m/model.ts';
 import type { LwM2MPath } from '../lwm2m/path.ts';
 import { builtInResourceTypes } from '../lwm2m/registry.ts';
+import { decodeCbor } from './cbor-decode.ts';
+import { CborWriter } from './cbor-encode.ts';
 import { DecodeLimits, type TreeCodec } from './codec.ts';
-import { readRecord, recordsFromTree, treeFromRecords, type SenmlRecord } from './senml-record.ts';
+import { readRecord, recordsFromTree, treeFromRecords, type SenmlRecord, type SenmlValue } from './senml-record.ts';
 import type { ContentTree } from './tree.ts';
 
 /**
@@ -14,37 +13,13 @@ import type { ContentTree } from './tree.ts';
  * array of maps keyed by the integer labels of RFC 8428 Table 4, plus LwM2M's text key "vlo".
  * "vd" is a byte string. Values are typed from the object model as senml-record.ts describes.
  *
- * Decoding goes through cborg with a tokenizer wrapper that knows the byte offset of every
- * item (for error messages), bounds nesting at DecodeLimits.maxDepth, and rejects text that is
- * not UTF-8. Limits of cborg that show up as errors: indefinite-length strings and tags (so
- * decimal fractions, tag 4) are UNSUPPORTED.
+ * Decoding goes through cbor-decode.ts (so indefinite-length strings and tags, among them tag 4
+ * decimal fractions, are UNSUPPORTED). The encoder writes every float as a float64, since
+ * constrained clients may not decode half floats, and keeps bn, n, value in that order, as the
+ * LwM2M examples show, rather than sorting the map by key bytes.
  */
 const LABELS = { bver: -1, bn: -2, bt: -3, bu: -4, bv: -5, bs: -6, n: 0, u: 1, v: 2, vs: 3, vb: 4, s: 5, t: 6, ut: 7, vd: 8 } as const;
 const LABEL_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(LABELS).map(([name, label]) => [label, name]));
-
-const ENCODE_OPTIONS: EncodeOptions = {
-  // Constrained clients may not decode half floats, so every float is a float64. Every integer
-  // handed to cborg (labels and integer values) is a bigint and stays a CBOR integer, so any
-  // JS number here is a float value, integral or not.
-  float64: true,
-  typeEncoders: { number: (value: number) => new Token(Type.float, value) },
-  // Keep bn, n, value in the order written, as the LwM2M examples show, not sorted by key bytes.
-  mapSorter: () => 0,
-};
-
-/**
- * Not `strict`: preferred (shortest) serialization is what encoders SHOULD do (RFC 8949
- * section 4.1); a client that writes 0x1800 for 0 still sent valid CBOR.
- */
-const DECODE_OPTIONS: DecodeOptions = {
-  // Spelled out: the tokenizer we construct does not get cborg's defaults merged in.
-  allowBigInt: true,
-  allowIndefinite: true,
-  useMaps: true,
-  rejectDuplicateMapKeys: true,
-  allowUndefined: false,
-  retainStringBytes: true,
-};
 
 export function encodeSenmlCbor(tree: ContentTree, path: LwM2MPath, types: ResourceTypeLookup = builtInResourceTypes): Uint8Array {
   return formatSenmlCbor(recordsFromTree(tree, path, types));
@@ -58,25 +33,41 @@ export const senmlCborCodec: TreeCodec = { encode: encodeSenmlCbor, decode: deco
 
 /** Records -> bytes. */
 export function formatSenmlCbor(records: readonly SenmlRecord[]): Uint8Array {
-  const pack = records.map((record) => {
-    const map = new Map<bigint | string, unknown>();
-    if (record.bn !== undefined) map.set(BigInt(LABELS.bn), record.bn);
-    if (record.n !== undefined) map.set(BigInt(LABELS.n), record.n);
-    if (record.value !== undefined) {
-      const { kind, value } = record.value;
-      map.set(kind === 'vlo' ? 'vlo' : BigInt(LABELS[kind]), value);
-    }
-    return map;
-  });
-  return plainBytes(encode(pack, ENCODE_OPTIONS));
+  const out = new CborWriter().array(records.length);
+  let baseName = '';
+  for (const record of records) {
+    if (record.bn !== undefined) baseName = record.bn;
+    const field = baseName + (record.n ?? '');
+    out.map([record.bn, record.n, record.value].filter((member) => member !== undefined).length);
+    if (record.bn !== undefined) label(out, 'bn').text(record.bn);
+    if (record.n !== undefined) label(out, 'n').text(record.n);
+    if (record.value !== undefined) writeValue(out, record.value, field);
+  }
+  return out.finish();
 }
 
-/**
- * On Node, cborg may hand out Buffers, and slices of a Buffer input are Buffers too; callers
- * compare and store plain Uint8Arrays. A view, not a copy.
- */
-export function plainBytes(bytes: Uint8Array): Uint8Array {
-  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const label = (out: CborWriter, name: keyof typeof LABELS): CborWriter => out.integer(BigInt(LABELS[name]), name);
+
+/** `field` (base name and name) is for error messages. */
+function writeValue(out: CborWriter, value: SenmlValue, field: string): void {
+  if (value.kind === 'vlo') out.text('vlo');
+  else label(out, value.kind);
+  switch (value.kind) {
+    case 'v':
+      if (typeof value.value === 'bigint') out.integer(value.value, field);
+      else out.float64(value.value);
+      return;
+    case 'vs':
+    case 'vlo':
+      out.text(value.value);
+      return;
+    case 'vb':
+      out.boolean(value.value);
+      return;
+    case 'vd':
+      out.bytes(value.value);
+      return;
+  }
 }
 
 /** Bytes -> records, base names not yet applied. Every failure is a CodecError. */
@@ -86,9 +77,7 @@ export function parseSenmlCbor(bytes: Uint8Array): SenmlRecord[] {
       offset: DecodeLimits.maxPayloadBytes,
     });
   }
-  const data = plainBytes(bytes);
-  const tokenizer = new BoundedTokenizer(new Tokenizer(data, DECODE_OPTIONS), true);
-  const pack = decodeWithCborg(() => decode(data, { ...DECODE_OPTIONS, tokenizer }), tokenizer, data.length);
+  const pack = decodeCbor(bytes);
   if (!Array.isArray(pack)) throw new CodecError('MALFORMED', 'a SenML pack is an array of records', { offset: 0 });
   return pack.map((entry: unknown, index) => readRecord(recordFields(entry, index), index));
 }
@@ -110,85 +99,4 @@ function recordFields(entry: unknown, index: number): Map<string, unknown> {
     }
   }
   return fields;
-}
-
-/**
- * A cborg tokenizer wrapper. cborg builds nested values by recursion, so without a depth bound
- * a payload of nested arrays would overflow the stack; this stops at DecodeLimits.maxDepth.
- * It also keeps the offset of the item being read, which cborg's messages do not reliably give.
- */
-export class BoundedTokenizer implements DecodeTokenizer {
-  /** Offset of the item read last. */
-  start = 0;
-  readonly #inner: DecodeTokenizer;
-  readonly #checkUtf8: boolean;
-  /** Items still due in each open container, innermost last; Infinity for indefinite length. */
-  readonly #open: number[] = [];
-
-  constructor(inner: DecodeTokenizer, checkUtf8: boolean) {
-    this.#inner = inner;
-    this.#checkUtf8 = checkUtf8;
-  }
-
-  done(): boolean {
-    return this.#inner.done();
-  }
-
-  pos(): number {
-    return this.#inner.pos();
-  }
-
-  next(): Token {
-    this.start = this.#inner.pos();
-    const token = this.#inner.next();
-    if (Type.equals(token.type, Type.break)) {
-      this.#open.pop();
-    } else {
-      if (this.#open.length > 0) this.#open[this.#open.length - 1]! -= 1;
-      const container = Type.equals(token.type, Type.array) ? 1 : Type.equals(token.type, Type.map) ? 2 : 0;
-      if (container > 0 && token.value > 0) {
-        this.#open.push(token.value * container);
-        if (this.#open.length > DecodeLimits.maxDepth) {
-          throw new CodecError('LIMIT_EXCEEDED', `nesting deeper than ${DecodeLimits.maxDepth}`, { offset: this.start });
-        }
-      }
-      if (this.#checkUtf8 && token.byteValue !== undefined && Type.equals(token.type, Type.string)) checkUtf8(token.byteValue, this.start);
-    }
-    while (this.#open.length > 0 && this.#open[this.#open.length - 1] === 0) this.#open.pop();
-    return token;
-  }
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function checkUtf8(bytes: Uint8Array, offset: number): void {
-  try {
-    strictUtf8.decode(bytes);
-  } catch {
-    throw new CodecError('MALFORMED', 'text string is not UTF-8', { offset });
-  }
-}
-
-/**
- * Runs a cborg decode and turns whatever it throws into a CodecError. cborg's own messages are
- * not passed on: some quote map keys from the payload.
- */
-export function decodeWithCborg(run: () => unknown, tokenizer: BoundedTokenizer, length: number): unknown {
-  try {
-    return run();
-  } catch (error) {
-    if (isCodecError(error)) throw error;
-    const message = error instanceof Error ? error.message : '';
-    const offset = tokenizer.start;
-    if (/repeat map key/.test(message)) throw new CodecError('DUPLICATE', 'a record has the same label twice', { offset });
-    if (/too many terminals/.test(message)) throw new CodecError('TRAILING_BYTES', 'bytes after the SenML pack', { offset: tokenizer.pos() });
-    if (/indefinite length bytes\/strings/.test(message)) {
-      throw new CodecError('UNSUPPORTED', 'indefinite-length strings are not supported', { offset });
-    }
-    if (/tag not supported/.test(message)) throw new CodecError('UNSUPPORTED', 'CBOR tags are not supported', { offset });
-    if (/not enough|did not find any content|unexpected end/.test(message) || tokenizer.done()) {
-      throw new CodecError('TRUNCATED', 'input ends inside an item', { offset: length });
-    }
-    throw new CodecError('MALFORMED', 'not well-formed CBOR', { offset });
-  }
 }

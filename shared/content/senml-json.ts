@@ -4,8 +4,9 @@ import { CodecError } from '../errors.ts';
 import type { ResourceTypeLookup } from '../lwm2m/model.ts';
 import type { LwM2MPath } from '../lwm2m/path.ts';
 import { builtInResourceTypes } from '../lwm2m/registry.ts';
+import { decodeBase64Url, encodeBase64Url } from './base64.ts';
+import { BoundedTokenizer, decodeWithCborg } from './cbor-decode.ts';
 import { DecodeLimits, type TreeCodec } from './codec.ts';
-import { BoundedTokenizer, decodeWithCborg } from './senml-cbor.ts';
 import { readRecord, recordsFromTree, treeFromRecords, type SenmlRecord, type SenmlValue } from './senml-record.ts';
 import type { ContentTree } from './tree.ts';
 
@@ -124,46 +125,4 @@ function recordFields(entry: unknown, index: number): Map<string, unknown> {
     fields.set('vd', decodeBase64Url(data, `record[${index}].vd`));
   }
   return fields;
-}
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const SEXTETS: ReadonlyMap<string, number> = new Map([
-  ...[...ALPHABET].map((char, index): [string, number] => [char, index]),
-  // Some clients write the standard alphabet; its two extra characters mean the same sextets.
-  ['+', 62],
-  ['/', 63],
-]);
-
-/** base64url (RFC 4648 section 5) without padding, as RFC 8428 section 4.3 requires for "vd". */
-export function encodeBase64Url(bytes: Uint8Array): string {
-  let out = '';
-  for (let index = 0; index < bytes.length; index += 3) {
-    const chunk = (bytes[index]! << 16) | ((bytes[index + 1] ?? 0) << 8) | (bytes[index + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((bytes.length - index) * 8) / 6));
-    for (let sextet = 0; sextet < chars; sextet += 1) out += ALPHABET[(chunk >> (18 - 6 * sextet)) & 63];
-  }
-  return out;
-}
-
-/** Reads base64url; also takes padding and the standard alphabet, which some clients send. */
-export function decodeBase64Url(text: string, field: string): Uint8Array {
-  const body = text.replace(/={1,2}$/, '');
-  if ((body !== text && text.length % 4 !== 0) || body.length % 4 === 1) {
-    throw new CodecError('MALFORMED', 'base64url text has an impossible length', { field });
-  }
-  const out = new Uint8Array(Math.floor((body.length * 6) / 8));
-  let buffer = 0;
-  let bits = 0;
-  let written = 0;
-  for (const char of body) {
-    const sextet = SEXTETS.get(char);
-    if (sextet === undefined) throw new CodecError('MALFORMED', 'base64url text has a character outside the alphabet', { field });
-    buffer = ((buffer << 6) | sextet) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[written++] = (buffer >> bits) & 0xff;
-    }
-  }
-  return out;
 }

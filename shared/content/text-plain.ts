@@ -1,17 +1,11 @@
 import { CodecError } from '../errors.ts';
-import { formatPath, pathLevel, type LwM2MPath } from '../lwm2m/path.ts';
+import { formatPath } from '../lwm2m/path.ts';
 import { builtInResourceTypes } from '../lwm2m/registry.ts';
-import {
-  INTEGER_MAX,
-  INTEGER_MIN,
-  UNSIGNED_MAX,
-  type ObjectLink,
-  type ResourceType,
-  type ResourceValue,
-  type ValueType,
-} from '../lwm2m/value.ts';
+import { INTEGER_MAX, INTEGER_MIN, UNSIGNED_MAX, type ObjectLink, type ResourceValue, type ValueType } from '../lwm2m/value.ts';
+import { decodeBase64, encodeBase64 } from './base64.ts';
 import { DecodeLimits, type TreeCodec } from './codec.ts';
-import { selectTreeAtPath, treeFromPathValues, type ContentTree } from './tree.ts';
+import { checkDeclaredType, requireSingleValuePath, singleValueAt } from './single-value.ts';
+import { treeFromPathValues } from './tree.ts';
 
 /**
  * text/plain (content format 0): one resource or resource instance value as text, LwM2M Core
@@ -27,7 +21,7 @@ import { selectTreeAtPath, treeFromPathValues, type ContentTree } from './tree.t
  *
  * Only /o/i/r and /o/i/r/ri carry a value; other request paths are UNSUPPORTED. A multiple
  * resource has no text form at /o/i/r: ask for one of its instances. Unknown resources decode
- * as string. The other formats reuse the value helpers exported here.
+ * as string. LwM2M JSON and the CBOR formats reuse the value helpers exported here.
  */
 
 // fatal: bad UTF-8 is an error, not U+FFFD; ignoreBOM: a leading U+FEFF belongs to the value.
@@ -57,36 +51,6 @@ export const textPlainCodec: TreeCodec = {
     return treeFromPathValues([{ path, value: parseTextValue(text, declared ?? 'string', field) }], path);
   },
 };
-
-/** Single-value formats (text/plain, opaque) only exist at resource and resource instance paths. */
-export function requireSingleValuePath(path: LwM2MPath, format: string): void {
-  const level = pathLevel(path);
-  if (level !== 'resource' && level !== 'resourceInstance') {
-    throw new CodecError('UNSUPPORTED', `${format} carries one resource value; the request path is at ${level} level`, {
-      field: formatPath(path),
-    });
-  }
-}
-
-/** The one value a single-value format writes for `path`. */
-export function singleValueAt(tree: ContentTree, path: LwM2MPath, format: string): ResourceValue {
-  requireSingleValuePath(path, format);
-  const content = selectTreeAtPath(tree, path);
-  if (content.level === 'resourceInstance') return content.entry.value;
-  if (content.level === 'resource' && content.resource.kind === 'single') return content.resource.value;
-  throw new CodecError('UNSUPPORTED', `${format} cannot carry a multiple resource; address one of its instances`, {
-    field: formatPath(path),
-  });
-}
-
-/** Encoders refuse a value the client would read back as another type. */
-export function checkDeclaredType(value: ResourceValue, declared: ResourceType | undefined, field: string): void {
-  if (declared === 'none') throw new CodecError('TYPE_MISMATCH', 'resource is executable and holds no value', { field });
-  const textual = (type: ResourceType): boolean => type === 'string' || type === 'corelnk';
-  if (declared !== undefined && declared !== value.type && !(textual(declared) && textual(value.type))) {
-    throw new CodecError('TYPE_MISMATCH', `a ${value.type} value cannot be written to a ${declared} resource`, { field });
-  }
-}
 
 export function formatTextValue(value: ResourceValue, field: string): string {
   switch (value.type) {
@@ -184,46 +148,4 @@ export function parseObjectLink(text: string, field: string): ObjectLink {
   const instanceId = Number(match[2]);
   if (objectId > 0xffff || instanceId > 0xffff) throw new CodecError('OUT_OF_RANGE', 'object link ids are 0..65535', { field });
   return { objectId, instanceId };
-}
-
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const BASE64_VALUES = new Map([...BASE64_ALPHABET].map((char, index) => [char, index]));
-
-/** RFC 4648 section 4 Base64 with padding. */
-export function encodeBase64(bytes: Uint8Array): string {
-  let out = '';
-  for (let index = 0; index < bytes.length; index += 3) {
-    const [a, b, c] = [bytes[index]!, bytes[index + 1], bytes[index + 2]];
-    const bits = (a << 16) | ((b ?? 0) << 8) | (c ?? 0);
-    out += BASE64_ALPHABET[bits >> 18]! + BASE64_ALPHABET[(bits >> 12) & 63]!;
-    out += b === undefined ? '=' : BASE64_ALPHABET[(bits >> 6) & 63]!;
-    out += c === undefined ? '=' : BASE64_ALPHABET[bits & 63]!;
-  }
-  return out;
-}
-
-/**
- * Strict RFC 4648 Base64: padded to a multiple of 4, no whitespace, and the unused bits of the
- * last character zero (section 3.5), so each byte string has exactly one text form.
- */
-export function decodeBase64(text: string, field: string): Uint8Array {
-  const invalid = (): CodecError => new CodecError('TYPE_MISMATCH', 'opaque value is not padded Base64', { field });
-  if (text.length % 4 !== 0) throw invalid();
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - padding);
-  let bits = 0;
-  let count = 0;
-  let written = 0;
-  for (let index = 0; index < text.length - padding; index++) {
-    const sextet = BASE64_VALUES.get(text[index]!);
-    if (sextet === undefined) throw invalid();
-    bits = ((bits << 6) | sextet) & 0xffffff;
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out[written++] = (bits >> count) & 0xff;
-    }
-  }
-  if ((bits & ((1 << count) - 1)) !== 0) throw invalid();
-  return out;
 }

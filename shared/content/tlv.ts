@@ -3,6 +3,7 @@ import type { ResourceTypeLookup } from '../lwm2m/model.ts';
 import { formatPath, pathLevel, type LwM2MPath } from '../lwm2m/path.ts';
 import { builtInResourceTypes } from '../lwm2m/registry.ts';
 import type { ResourceValue } from '../lwm2m/value.ts';
+import { concatBytes } from './bytes.ts';
 import { DecodeLimits, type TreeCodec } from './codec.ts';
 import { readTlvEntries, readTlvEntry, TLV_KIND_NAMES, writeTlvEntry, type TlvEntry, type TlvKind } from './tlv-header.ts';
 import { decodeTlvValue, encodeTlvValue } from './tlv-value.ts';
@@ -45,7 +46,7 @@ export function encodeTlv(tree: ContentTree, path: LwM2MPath, types: ResourceTyp
     case 'root':
       throw new CodecError('UNSUPPORTED', 'TLV cannot carry a payload for the root path', { field: '/' });
     case 'object':
-      return concat(
+      return concatBytes(
         content.object.instances.map((instance) =>
           writeTlvEntry('objectInstance', instance.id, encodeResources(instance, objectId, types), `/${objectId}/${instance.id}`),
         ),
@@ -63,7 +64,7 @@ export function encodeTlv(tree: ContentTree, path: LwM2MPath, types: ResourceTyp
 }
 
 function encodeResources(instance: InstanceNode, objectId: number, types: ResourceTypeLookup): Uint8Array {
-  return concat(instance.resources.map((resource) => encodeResource(resource, objectId, instance.id, types)));
+  return concatBytes(instance.resources.map((resource) => encodeResource(resource, objectId, instance.id, types)));
 }
 
 function encodeResource(resource: ResourceNode, objectId: number, instanceId: number, types: ResourceTypeLookup): Uint8Array {
@@ -76,17 +77,7 @@ function encodeResource(resource: ResourceNode, objectId: number, instanceId: nu
     const entryField = `${field}/${entry.id}`;
     return writeTlvEntry('resourceInstance', entry.id, encodeTlvValue(entry.value, declared, entryField), entryField);
   });
-  return writeTlvEntry('multipleResource', resource.id, concat(entries), field);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return writeTlvEntry('multipleResource', resource.id, concatBytes(entries), field);
 }
 
 export function decodeTlv(bytes: Uint8Array, path: LwM2MPath, types: ResourceTypeLookup = builtInResourceTypes): ContentTree {

@@ -3,37 +3,19 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DecodeLimits } from '../../shared/content/codec.ts';
 import { decodeLwm2mCbor, encodeLwm2mCbor, lwm2mCborCodec } from '../../shared/content/lwm2m-cbor.ts';
-import type { ContentTree, ResourceNode } from '../../shared/content/tree.ts';
-import { isCodecError, type CodecError, type CodecErrorCode } from '../../shared/errors.ts';
+import type { ContentTree } from '../../shared/content/tree.ts';
+import type { CodecErrorCode } from '../../shared/errors.ts';
 import type { ResourceTypeLookup } from '../../shared/lwm2m/model.ts';
 import { ACCESS_CONTROL_OBJECT } from '../../shared/lwm2m/objects/access-control.ts';
 import { OSCORE_OBJECT } from '../../shared/lwm2m/objects/oscore.ts';
 import { SECURITY_OBJECT } from '../../shared/lwm2m/objects/security.ts';
 import { SERVER_OBJECT } from '../../shared/lwm2m/objects/server.ts';
 import type { LwM2MPath } from '../../shared/lwm2m/path.ts';
-import {
-  booleanValue,
-  corelnkValue,
-  floatValue,
-  INTEGER_MIN,
-  integerValue,
-  objlnkValue,
-  opaqueValue,
-  stringValue,
-  timeValue,
-  UNSIGNED_MAX,
-  unsignedValue,
-  type ResourceType,
-  type ResourceValue,
-} from '../../shared/lwm2m/value.ts';
-import { objectTreeArbitrary } from '../fixtures/arbitraries.ts';
-import {
-  PINNED_IDENTITY,
-  PINNED_SECURITY,
-  PINNED_SECURITY_PATH,
-  PINNED_SERVER,
-  PINNED_SERVER_PATH,
-} from '../fixtures/pinned-instances.ts';
+import { booleanValue, corelnkValue, floatValue, INTEGER_MIN, integerValue, objlnkValue, opaqueValue, stringValue, timeValue, UNSIGNED_MAX, unsignedValue, type ResourceValue } from '../../shared/lwm2m/value.ts';
+import { ascii, assertCodecError, assertOnlyCodecErrors, assertTreesRoundTrip, bothWaysFor, decodedOrCodecError, hex, mutatedBytes, type ExpectedDetail } from '../fixtures/codec-assertions.ts';
+import { PINNED_IDENTITY, PINNED_SECURITY, PINNED_SECURITY_PATH, PINNED_SERVER, PINNED_SERVER_PATH } from '../fixtures/pinned-instances.ts';
+import { allTypes } from '../fixtures/test-objects.ts';
+import { multiple, objectTree, single } from '../fixtures/trees.ts';
 
 // Every vector below is written out by hand from RFC 8949 section 3 (item head: major type in
 // the top 3 bits, then the argument inline below 24 or in 1/2/4/8 bytes after 0x18..0x1b) and
@@ -42,59 +24,8 @@ import {
 // layout facts (absolute keys, array keys, tag 1 for time) were checked against Anjay's and
 // Anjay Lite's LwM2M CBOR implementations and tests, whose payload shapes several cases reuse.
 
-function hex(...parts: string[]): Uint8Array {
-  const digits = parts.join('').replace(/\s+/g, '');
-  assert.match(digits, /^([0-9a-fA-F]{2})*$/);
-  return Uint8Array.from(Buffer.from(digits, 'hex'));
-}
-
-function ascii(text: string): string {
-  return Buffer.from(text, 'utf8').toString('hex');
-}
-
-const single = (id: number, value: ResourceValue): ResourceNode => ({ kind: 'single', id, value });
-const multiple = (id: number, entries: [number, ResourceValue][]): ResourceNode => ({
-  kind: 'multiple',
-  id,
-  instances: entries.map(([entryId, value]) => ({ id: entryId, value })),
-});
-const tree = (objectId: number, instances: [number, ResourceNode[]][]): ContentTree => [
-  { id: objectId, instances: instances.map(([id, resources]) => ({ id, resources })) },
-];
-
-/** fc.record builds null-prototype objects, which deepStrictEqual tells apart from decoded ones. */
-function plainTree(input: ContentTree): ContentTree {
-  return input.map((object) => ({
-    id: object.id,
-    instances: object.instances.map((instance) => ({
-      id: instance.id,
-      resources: instance.resources.map((resource): ResourceNode =>
-        resource.kind === 'single'
-          ? { kind: 'single', id: resource.id, value: resource.value }
-          : { kind: 'multiple', id: resource.id, instances: resource.instances.map((entry) => ({ id: entry.id, value: entry.value })) },
-      ),
-    })),
-  }));
-}
-
-function expectCodecError(run: () => unknown, code: CodecErrorCode, detail: { offset?: number; field?: string } = {}): CodecError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(isCodecError(caught), `expected CodecError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if ('offset' in detail) assert.equal(caught.offset, detail.offset, caught.message);
-  if ('field' in detail) assert.equal(caught.field, detail.field, caught.message);
-  return caught;
-}
-
-function bothWays(name: string, bytes: Uint8Array, path: LwM2MPath, expected: ContentTree, types?: ResourceTypeLookup): void {
-  it(`${name}: decodes to the tree`, () => assert.deepStrictEqual(decodeLwm2mCbor(bytes, path, types), expected));
-  it(`${name}: encodes to the bytes`, () => assert.deepStrictEqual(encodeLwm2mCbor(expected, path, types), bytes));
-}
+const tree = objectTree;
+const bothWays = bothWaysFor(lwm2mCborCodec);
 
 const SECURITY_BYTES = hex(
   'A1', // map(1)
@@ -188,20 +119,8 @@ describe('LwM2M CBOR: resource and resource instance paths', () => {
   );
 });
 
-// A test object 13 with one resource of each type, instance 26 (the ids of Anjay's tests).
-const TYPES: Record<number, ResourceType> = {
-  1: 'integer',
-  2: 'unsigned',
-  3: 'float',
-  4: 'boolean',
-  5: 'string',
-  6: 'opaque',
-  7: 'time',
-  8: 'objlnk',
-  9: 'corelnk',
-  10: 'none',
-};
-const testTypes: ResourceTypeLookup = (objectId, resourceId) => (objectId === 13 ? TYPES[resourceId] : undefined);
+// The test object 13 with one resource of each type, at instance 26 (the ids of Anjay's tests).
+const testTypes = allTypes;
 const unknownTypes: ResourceTypeLookup = () => undefined;
 
 const ALL_TYPES_BYTES = hex(
@@ -271,7 +190,7 @@ describe('LwM2M CBOR: value types', () => {
 
 describe('LwM2M CBOR: errors', () => {
   const instance: LwM2MPath = { objectId: 1, instanceId: 0 };
-  const cases: [string, string, LwM2MPath, CodecErrorCode, { offset?: number; field?: string }][] = [
+  const cases: [string, string, LwM2MPath, CodecErrorCode, ExpectedDetail][] = [
     ['empty payload', '', instance, 'TRUNCATED', { offset: 0 }],
     ['not a map', '00', instance, 'MALFORMED', { offset: 0 }],
     ['map cut after its key', 'A1 82 01 00', instance, 'TRUNCATED', { offset: 4 }],
@@ -305,31 +224,31 @@ describe('LwM2M CBOR: errors', () => {
   ];
   for (const [name, bytes, path, code, detail] of cases) {
     it(`${name}: ${code}`, () => {
-      expectCodecError(() => decodeLwm2mCbor(hex(bytes), path), code, detail);
+      assertCodecError(() => decodeLwm2mCbor(hex(bytes), path), code, detail);
     });
   }
 
   it('rejects payloads beyond the size limit before reading them', () => {
-    expectCodecError(() => decodeLwm2mCbor(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), instance), 'LIMIT_EXCEEDED');
+    assertCodecError(() => decodeLwm2mCbor(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), instance), 'LIMIT_EXCEEDED');
   });
 
   it('stops at maxValues values', () => {
     // {[13, 26]: {1: {0: 0, ..., 40000: 0}, 2: {0: 0, ...}}}: two resources of 40001 instances.
     const entries = (count: number): string => `B9 ${count.toString(16).padStart(4, '0')}` + Array.from({ length: count }, (_, id) => `19 ${id.toString(16).padStart(4, '0')} 00`).join('');
     const bytes = hex('A1 82 0D 18 1A A2 01', entries(40001), '02', entries(40001));
-    expectCodecError(() => decodeLwm2mCbor(bytes, { objectId: 13, instanceId: 26 }, testTypes), 'LIMIT_EXCEEDED');
+    assertCodecError(() => decodeLwm2mCbor(bytes, { objectId: 13, instanceId: 26 }, testTypes), 'LIMIT_EXCEEDED');
   });
 
   it('does not copy key bytes into messages', () => {
-    const error = expectCodecError(() => decodeLwm2mCbor(SECURITY_BYTES, PINNED_SECURITY_PATH, (_, resourceId) => (resourceId === 5 ? 'string' : SECURITY_OBJECT.resources.find((r) => r.id === resourceId)?.type)), 'TYPE_MISMATCH', { field: '/0/1/5' });
+    const error = assertCodecError(() => decodeLwm2mCbor(SECURITY_BYTES, PINNED_SECURITY_PATH, (_, resourceId) => (resourceId === 5 ? 'string' : SECURITY_OBJECT.resources.find((r) => r.id === resourceId)?.type)), 'TYPE_MISMATCH', { field: '/0/1/5' });
     assert.doesNotMatch(error.message, /0001020304|urn:imei/);
   });
 
   it('encoder: content outside the path, a value of another type, out of range', () => {
-    expectCodecError(() => encodeLwm2mCbor(PINNED_SERVER, PINNED_SECURITY_PATH), 'INVALID_PATH');
-    expectCodecError(() => encodeLwm2mCbor(tree(1, [[0, [single(1, stringValue('300'))]]]), PINNED_SERVER_PATH), 'TYPE_MISMATCH', { field: '/1/0/1' });
-    expectCodecError(() => encodeLwm2mCbor(tree(1, [[0, [single(1, integerValue(1n << 63n))]]]), PINNED_SERVER_PATH), 'OUT_OF_RANGE', { field: '/1/0/1' });
-    expectCodecError(() => encodeLwm2mCbor(tree(1, [[0, [single(4, booleanValue(true))]]]), PINNED_SERVER_PATH), 'TYPE_MISMATCH', { field: '/1/0/4' });
+    assertCodecError(() => encodeLwm2mCbor(PINNED_SERVER, PINNED_SECURITY_PATH), 'INVALID_PATH');
+    assertCodecError(() => encodeLwm2mCbor(tree(1, [[0, [single(1, stringValue('300'))]]]), PINNED_SERVER_PATH), 'TYPE_MISMATCH', { field: '/1/0/1' });
+    assertCodecError(() => encodeLwm2mCbor(tree(1, [[0, [single(1, integerValue(1n << 63n))]]]), PINNED_SERVER_PATH), 'OUT_OF_RANGE', { field: '/1/0/1' });
+    assertCodecError(() => encodeLwm2mCbor(tree(1, [[0, [single(4, booleanValue(true))]]]), PINNED_SERVER_PATH), 'TYPE_MISMATCH', { field: '/1/0/4' });
   });
 
   it('copies opaque values out of the input', () => {
@@ -348,55 +267,26 @@ describe('LwM2M CBOR: properties', () => {
   const objects = [SECURITY_OBJECT, SERVER_OBJECT, ACCESS_CONTROL_OBJECT, OSCORE_OBJECT];
 
   it('decode(encode(tree)) is the tree, at the object level and at the root', () => {
-    const trees = fc.constantFrom(...objects).chain((object) => objectTreeArbitrary(object));
-    fc.assert(
-      fc.property(trees, fc.boolean(), (sample, atRoot) => {
-        const path: LwM2MPath = atRoot ? {} : { objectId: sample[0]!.id };
-        assert.deepStrictEqual(lwm2mCborCodec.decode(lwm2mCborCodec.encode(sample, path), path), plainTree(sample));
-      }),
-      { numRuns: 300 },
-    );
+    assertTreesRoundTrip(lwm2mCborCodec, objects);
   });
 
-  const onlyCodecErrors = (bytes: Uint8Array, path: LwM2MPath): void => {
-    try {
-      lwm2mCborCodec.decode(bytes, path);
-    } catch (error) {
-      assert.ok(isCodecError(error), `threw ${String(error)}`);
-    }
-  };
   const paths: LwM2MPath[] = [{}, { objectId: 0 }, PINNED_SECURITY_PATH, { objectId: 1, instanceId: 0, resourceId: 1 }];
+  const decodeAt = ([path, bytes]: [LwM2MPath, Uint8Array]): ContentTree => lwm2mCborCodec.decode(bytes, path);
 
   it('random bytes give a tree or a CodecError', () => {
-    fc.assert(
-      fc.property(fc.constantFrom(...paths), fc.uint8Array({ maxLength: 64 }), (path, bytes) => onlyCodecErrors(bytes, path)),
-      { numRuns: 2000 },
-    );
+    assertOnlyCodecErrors(fc.tuple(fc.constantFrom(...paths), fc.uint8Array({ maxLength: 64 })), decodeAt);
   });
 
   it('random bytes behind a valid map head give a tree or a CodecError', () => {
-    fc.assert(
-      fc.property(fc.constantFrom(...paths), fc.uint8Array({ maxLength: 64 }), (path, bytes) =>
-        onlyCodecErrors(Uint8Array.from([0xa1, 0x82, 0x00, 0x01, ...bytes]), path),
-      ),
-      { numRuns: 2000 },
-    );
+    const bytes = fc.uint8Array({ maxLength: 64 }).map((tail) => Uint8Array.from([0xa1, 0x82, 0x00, 0x01, ...tail]));
+    assertOnlyCodecErrors(fc.tuple(fc.constantFrom(...paths), bytes), decodeAt);
   });
 
   it('mutated pinned payloads give a tree or a CodecError', () => {
-    const mutation = fc.record({ at: fc.nat(), kind: fc.constantFrom('flip', 'cut', 'insert'), byte: fc.integer({ min: 0, max: 255 }) });
-    fc.assert(
-      fc.property(fc.constantFrom(SECURITY_BYTES, SERVER_BYTES, ALL_TYPES_BYTES), fc.array(mutation, { minLength: 1, maxLength: 4 }), (payload, mutations) => {
-        const bytes = [...payload];
-        for (const { at, kind, byte } of mutations) {
-          const index = at % Math.max(bytes.length, 1);
-          if (kind === 'flip') bytes[index] = (bytes[index] ?? 0) ^ (byte || 1);
-          else if (kind === 'cut') bytes.splice(index);
-          else bytes.splice(index, 0, byte);
-        }
-        for (const path of [...paths, { objectId: 13, instanceId: 26 }]) onlyCodecErrors(Uint8Array.from(bytes), path);
-      }),
-      { numRuns: 1500 },
-    );
+    const payloads = mutatedBytes(fc.constantFrom(SECURITY_BYTES, SERVER_BYTES, ALL_TYPES_BYTES));
+    const decodeAtEveryPath = (bytes: Uint8Array): void => {
+      for (const path of [...paths, { objectId: 13, instanceId: 26 }]) decodedOrCodecError(() => lwm2mCborCodec.decode(bytes, path));
+    };
+    assertOnlyCodecErrors(payloads, decodeAtEveryPath, 1500);
   });
 });

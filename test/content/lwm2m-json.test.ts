@@ -3,29 +3,19 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DecodeLimits } from '../../shared/content/codec.ts';
 import { decodeLwm2mJson, encodeLwm2mJson, lwm2mJsonCodec } from '../../shared/content/lwm2m-json.ts';
-import type { ContentTree, ResourceNode } from '../../shared/content/tree.ts';
-import { isCodecError, type CodecError, type CodecErrorCode } from '../../shared/errors.ts';
+import type { ContentTree } from '../../shared/content/tree.ts';
+import type { CodecErrorCode } from '../../shared/errors.ts';
 import type { ResourceTypeLookup } from '../../shared/lwm2m/model.ts';
 import { ACCESS_CONTROL_OBJECT } from '../../shared/lwm2m/objects/access-control.ts';
 import { OSCORE_OBJECT } from '../../shared/lwm2m/objects/oscore.ts';
 import { SECURITY_OBJECT } from '../../shared/lwm2m/objects/security.ts';
 import { SERVER_OBJECT } from '../../shared/lwm2m/objects/server.ts';
 import type { LwM2MPath } from '../../shared/lwm2m/path.ts';
-import {
-  booleanValue,
-  floatValue,
-  INTEGER_MAX,
-  INTEGER_MIN,
-  integerValue,
-  objlnkValue,
-  stringValue,
-  timeValue,
-  UNSIGNED_MAX,
-  unsignedValue,
-  type ResourceValue,
-} from '../../shared/lwm2m/value.ts';
-import { objectTreeArbitrary } from '../fixtures/arbitraries.ts';
+import { booleanValue, floatValue, INTEGER_MAX, INTEGER_MIN, integerValue, objlnkValue, stringValue, UNSIGNED_MAX, unsignedValue, type ResourceValue } from '../../shared/lwm2m/value.ts';
+import { assertCodecError, assertOnlyCodecErrors, assertTreesRoundTrip, bothWaysFor, decodedOrCodecError, mutatedBytes, type ExpectedDetail } from '../fixtures/codec-assertions.ts';
+import { DEVICE_EXAMPLE } from '../fixtures/device-example.ts';
 import { PINNED_SECURITY, PINNED_SECURITY_PATH, PINNED_SERVER, PINNED_SERVER_PATH } from '../fixtures/pinned-instances.ts';
+import { multiple, objectTree, single } from '../fixtures/trees.ts';
 
 // The format is LwM2M Core 6.4.4 "JSON" with Table 22 "JSON format and description" (LwM2M 1.0.x;
 // read from omadm/omaoriginal TS_Core/OMA-TS-LightweightM2M_Core-V1_1.md, a 1.1 draft that still
@@ -35,48 +25,8 @@ import { PINNED_SECURITY, PINNED_SECURITY_PATH, PINNED_SERVER, PINNED_SERVER_PAT
 const text = (json: string): Uint8Array => new TextEncoder().encode(json);
 const json = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
-const single = (id: number, value: ResourceValue): ResourceNode => ({ kind: 'single', id, value });
-const multiple = (id: number, entries: [number, ResourceValue][]): ResourceNode => ({
-  kind: 'multiple',
-  id,
-  instances: entries.map(([entryId, value]) => ({ id: entryId, value })),
-});
-const tree = (objectId: number, instances: [number, ResourceNode[]][]): ContentTree => [
-  { id: objectId, instances: instances.map(([id, resources]) => ({ id, resources })) },
-];
-
-function plainTree(input: ContentTree): ContentTree {
-  return input.map((object) => ({
-    id: object.id,
-    instances: object.instances.map((instance) => ({
-      id: instance.id,
-      resources: instance.resources.map((resource): ResourceNode =>
-        resource.kind === 'single'
-          ? { kind: 'single', id: resource.id, value: resource.value }
-          : { kind: 'multiple', id: resource.id, instances: resource.instances.map((entry) => ({ id: entry.id, value: entry.value })) },
-      ),
-    })),
-  }));
-}
-
-function expectCodecError(run: () => unknown, code: CodecErrorCode, detail: { offset?: number; field?: string } = {}): CodecError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(isCodecError(caught), `expected CodecError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if ('offset' in detail) assert.equal(caught.offset, detail.offset, caught.message);
-  if ('field' in detail) assert.equal(caught.field, detail.field, caught.message);
-  return caught;
-}
-
-function bothWays(name: string, payload: string, path: LwM2MPath, expected: ContentTree, types?: ResourceTypeLookup): void {
-  it(`${name}: decodes to the tree`, () => assert.deepStrictEqual(decodeLwm2mJson(text(payload), path, types), expected));
-  it(`${name}: encodes to the text`, () => assert.equal(json(encodeLwm2mJson(expected, path, types)), payload));
-}
+const tree = objectTree;
+const bothWays = bothWaysFor(lwm2mJsonCodec);
 
 const SECURITY_JSON = [
   '{"bn":"/0/1/","e":[', // Base Name: the request path, so names are resource ids
@@ -106,26 +56,7 @@ describe('LwM2M JSON: pinned Security and Server instances', () => {
   });
 });
 
-const DEVICE: ContentTree = tree(3, [
-  [
-    0,
-    [
-      single(0, stringValue('Open Mobile Alliance')),
-      single(1, stringValue('Lightweight M2M Client')),
-      single(2, stringValue('345000123')),
-      single(3, stringValue('1.0')),
-      multiple(6, [[0, integerValue(1)], [1, integerValue(5)]]),
-      multiple(7, [[0, integerValue(3800)], [1, integerValue(5000)]]),
-      multiple(8, [[0, integerValue(125)], [1, integerValue(900)]]),
-      single(9, integerValue(100)),
-      single(10, integerValue(15)),
-      multiple(11, [[0, integerValue(0)]]),
-      single(13, timeValue(1367491215)),
-      single(14, stringValue('+02:00')),
-      single(16, stringValue('U')),
-    ],
-  ],
-]);
+const DEVICE = DEVICE_EXAMPLE;
 
 describe('LwM2M JSON: the specification examples (Core 6.4.4)', () => {
   bothWays(
@@ -160,12 +91,12 @@ describe('LwM2M JSON: the specification examples (Core 6.4.4)', () => {
   });
 
   it('Read /65/0 at its own request path: the linked objects lie outside it', () => {
-    expectCodecError(() => decodeLwm2mJson(text(HIERARCHY), { objectId: 65, instanceId: 0 }), 'INVALID_PATH', { field: '/66/0/0' });
+    assertCodecError(() => decodeLwm2mJson(text(HIERARCHY), { objectId: 65, instanceId: 0 }), 'INVALID_PATH', { field: '/66/0/0' });
   });
 
   it('the historical Temperature notification (times on one path) is UNSUPPORTED', () => {
     const payload = '{"bn":"/72/","e":[{"n":"1/2","v":22.4,"t":-5},{"n":"1/2","v":22.9,"t":-30},{"n":"1/2","v":24.1,"t":-50}],"bt":25462634}';
-    expectCodecError(() => decodeLwm2mJson(text(payload), { objectId: 72 }), 'UNSUPPORTED', { field: '/72/1/2' });
+    assertCodecError(() => decodeLwm2mJson(text(payload), { objectId: 72 }), 'UNSUPPORTED', { field: '/72/1/2' });
   });
 
   it('one time-stamped value decodes, its time ignored', () => {
@@ -207,7 +138,7 @@ describe('LwM2M JSON: numbers are read exactly', () => {
   ];
   for (const [v, code] of refused) {
     it(`an integer resource refuses ${v}: ${code}`, () => {
-      expectCodecError(() => decodeLwm2mJson(text(lifetime(v)), lifetimePath), code, { field: '/e/0/v' });
+      assertCodecError(() => decodeLwm2mJson(text(lifetime(v)), lifetimePath), code, { field: '/e/0/v' });
     });
   }
 
@@ -222,8 +153,8 @@ describe('LwM2M JSON: numbers are read exactly', () => {
     assert.deepStrictEqual(unknown('18446744073709551615'), unsignedValue(UNSIGNED_MAX));
     assert.deepStrictEqual(unknown('12.0'), floatValue(12));
     assert.deepStrictEqual(unknown('1e3'), floatValue(1000));
-    expectCodecError(() => unknown('18446744073709551616'), 'OUT_OF_RANGE');
-    expectCodecError(() => unknown('1e999'), 'OUT_OF_RANGE');
+    assertCodecError(() => unknown('18446744073709551616'), 'OUT_OF_RANGE');
+    assertCodecError(() => unknown('1e999'), 'OUT_OF_RANGE');
   });
 
   it('floats print in the shortest form that reads back', () => {
@@ -234,7 +165,7 @@ describe('LwM2M JSON: numbers are read exactly', () => {
       assert.equal(json(encodeLwm2mJson(one, path, types)), `{"bn":"/9/0/0","e":[{"v":${printed}}]}`);
       assert.deepStrictEqual(decodeLwm2mJson(encodeLwm2mJson(one, path, types), path, types), one);
     }
-    expectCodecError(() => encodeLwm2mJson(tree(9, [[0, [single(0, floatValue(Number.NaN))]]]), path, types), 'OUT_OF_RANGE');
+    assertCodecError(() => encodeLwm2mJson(tree(9, [[0, [single(0, floatValue(Number.NaN))]]]), path, types), 'OUT_OF_RANGE');
   });
 });
 
@@ -250,7 +181,7 @@ describe('LwM2M JSON: strings', () => {
 
 describe('LwM2M JSON: errors', () => {
   const instance = PINNED_SERVER_PATH;
-  const cases: [string, string, LwM2MPath, CodecErrorCode, { offset?: number; field?: string }?][] = [
+  const cases: [string, string, LwM2MPath, CodecErrorCode, ExpectedDetail?][] = [
     ['empty payload', '', instance, 'TRUNCATED', { offset: 0 }],
     ['not JSON', 'bn=/1/0', instance, 'MALFORMED', { offset: 0 }],
     ['cut short', '{"bn":"/1/0/","e":[{"n":"0","v":1', instance, 'TRUNCATED'],
@@ -282,34 +213,34 @@ describe('LwM2M JSON: errors', () => {
   ];
   for (const [name, payload, path, code, detail = {}] of cases) {
     it(`${name}: ${code}`, () => {
-      expectCodecError(() => decodeLwm2mJson(text(payload), path), code, detail);
+      assertCodecError(() => decodeLwm2mJson(text(payload), path), code, detail);
     });
   }
 
   it('Base64 that is not valid, without repeating the value', () => {
-    const error = expectCodecError(() => decodeLwm2mJson(text('{"bn":"/0/1/","e":[{"n":"5","sv":"secret-key!"}]}'), PINNED_SECURITY_PATH), 'TYPE_MISMATCH', { field: '/e/0/sv' });
+    const error = assertCodecError(() => decodeLwm2mJson(text('{"bn":"/0/1/","e":[{"n":"5","sv":"secret-key!"}]}'), PINNED_SECURITY_PATH), 'TYPE_MISMATCH', { field: '/e/0/sv' });
     assert.doesNotMatch(error.message, /secret/);
   });
 
   it('bytes that are not UTF-8', () => {
-    expectCodecError(() => decodeLwm2mJson(Uint8Array.from([...text('{"bn":"/1/0/","e":[{"n":"7","sv":"'), 0xc3, 0x28, ...text('"}]}')]), instance), 'MALFORMED', { offset: 34 });
+    assertCodecError(() => decodeLwm2mJson(Uint8Array.from([...text('{"bn":"/1/0/","e":[{"n":"7","sv":"'), 0xc3, 0x28, ...text('"}]}')]), instance), 'MALFORMED', { offset: 34 });
   });
 
   it('nesting beyond maxDepth', () => {
     const deep = `{"bn":"/1/0/","e":[{"n":"7","x":${'['.repeat(DecodeLimits.maxDepth)}${']'.repeat(DecodeLimits.maxDepth)},"sv":"U"}]}`;
-    expectCodecError(() => decodeLwm2mJson(text(deep), instance), 'LIMIT_EXCEEDED');
+    assertCodecError(() => decodeLwm2mJson(text(deep), instance), 'LIMIT_EXCEEDED');
     const shallow = `{"bn":"/1/0/","e":[{"n":"7","x":${'['.repeat(DecodeLimits.maxDepth - 3)}${']'.repeat(DecodeLimits.maxDepth - 3)},"sv":"U"}]}`;
     assert.deepStrictEqual(decodeLwm2mJson(text(shallow), instance), tree(1, [[0, [single(7, stringValue('U'))]]]));
   });
 
   it('payloads beyond the size limit', () => {
-    expectCodecError(() => decodeLwm2mJson(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), instance), 'LIMIT_EXCEEDED');
+    assertCodecError(() => decodeLwm2mJson(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), instance), 'LIMIT_EXCEEDED');
   });
 
   it('encoder: content outside the path, a value of another type', () => {
-    expectCodecError(() => encodeLwm2mJson(PINNED_SERVER, PINNED_SECURITY_PATH), 'INVALID_PATH');
-    expectCodecError(() => encodeLwm2mJson(tree(1, [[0, [single(1, stringValue('300'))]]]), instance), 'TYPE_MISMATCH', { field: '/1/0/1' });
-    expectCodecError(() => encodeLwm2mJson(tree(1, [[0, [single(6, booleanValue(true)), single(1, integerValue(1n << 64n))]]]), instance), 'OUT_OF_RANGE', { field: '/1/0/1' });
+    assertCodecError(() => encodeLwm2mJson(PINNED_SERVER, PINNED_SECURITY_PATH), 'INVALID_PATH');
+    assertCodecError(() => encodeLwm2mJson(tree(1, [[0, [single(1, stringValue('300'))]]]), instance), 'TYPE_MISMATCH', { field: '/1/0/1' });
+    assertCodecError(() => encodeLwm2mJson(tree(1, [[0, [single(6, booleanValue(true)), single(1, integerValue(1n << 64n))]]]), instance), 'OUT_OF_RANGE', { field: '/1/0/1' });
   });
 });
 
@@ -317,47 +248,22 @@ describe('LwM2M JSON: properties', () => {
   const objects = [SECURITY_OBJECT, SERVER_OBJECT, ACCESS_CONTROL_OBJECT, OSCORE_OBJECT];
 
   it('decode(encode(tree)) is the tree, at the object level and at the root', () => {
-    const trees = fc.constantFrom(...objects).chain((object) => objectTreeArbitrary(object));
-    fc.assert(
-      fc.property(trees, fc.boolean(), (sample, atRoot) => {
-        const path: LwM2MPath = atRoot ? {} : { objectId: sample[0]!.id };
-        assert.deepStrictEqual(lwm2mJsonCodec.decode(lwm2mJsonCodec.encode(sample, path), path), plainTree(sample));
-      }),
-      { numRuns: 300 },
-    );
+    assertTreesRoundTrip(lwm2mJsonCodec, objects);
   });
 
-  const onlyCodecErrors = (bytes: Uint8Array, path: LwM2MPath): void => {
-    try {
-      lwm2mJsonCodec.decode(bytes, path);
-    } catch (error) {
-      assert.ok(isCodecError(error), `threw ${String(error)}`);
-    }
-  };
   const paths: LwM2MPath[] = [{}, { objectId: 0 }, PINNED_SECURITY_PATH, { objectId: 1, instanceId: 0, resourceId: 1 }];
 
   it('random bytes and random JSON-ish text give a tree or a CodecError', () => {
     const jsonish = fc.string({ unit: fc.constantFrom(...'{}[]:,"\\ \n0123456789.-+eEtrufalsn/bvosu'.split('')), maxLength: 80 });
-    fc.assert(
-      fc.property(fc.constantFrom(...paths), fc.oneof(fc.uint8Array({ maxLength: 64 }), jsonish.map(text)), (path, bytes) => onlyCodecErrors(bytes, path)),
-      { numRuns: 2000 },
-    );
+    const inputs = fc.tuple(fc.constantFrom(...paths), fc.oneof(fc.uint8Array({ maxLength: 64 }), jsonish.map(text)));
+    assertOnlyCodecErrors(inputs, ([path, bytes]) => lwm2mJsonCodec.decode(bytes, path));
   });
 
   it('mutated pinned payloads give a tree or a CodecError', () => {
-    const mutation = fc.record({ at: fc.nat(), kind: fc.constantFrom('flip', 'cut', 'insert'), byte: fc.integer({ min: 0, max: 255 }) });
-    fc.assert(
-      fc.property(fc.constantFrom(SECURITY_JSON, SERVER_JSON), fc.array(mutation, { minLength: 1, maxLength: 4 }), (payload, mutations) => {
-        const bytes = [...text(payload)];
-        for (const { at, kind, byte } of mutations) {
-          const index = at % Math.max(bytes.length, 1);
-          if (kind === 'flip') bytes[index] = (bytes[index] ?? 0) ^ (byte || 1);
-          else if (kind === 'cut') bytes.splice(index);
-          else bytes.splice(index, 0, byte);
-        }
-        for (const path of paths) onlyCodecErrors(Uint8Array.from(bytes), path);
-      }),
-      { numRuns: 1500 },
-    );
+    const payloads = mutatedBytes(fc.constantFrom(text(SECURITY_JSON), text(SERVER_JSON)));
+    const decodeAtEveryPath = (bytes: Uint8Array): void => {
+      for (const path of paths) decodedOrCodecError(() => lwm2mJsonCodec.decode(bytes, path));
+    };
+    assertOnlyCodecErrors(payloads, decodeAtEveryPath, 1500);
   });
 });

@@ -4,64 +4,20 @@ import fc from 'fast-check';
 import { DecodeLimits } from '../../shared/content/codec.ts';
 import { decodeSenmlCbor, encodeSenmlCbor, parseSenmlCbor, senmlCborCodec } from '../../shared/content/senml-cbor.ts';
 import { resolveRecords } from '../../shared/content/senml-record.ts';
-import type { ContentTree, ResourceNode } from '../../shared/content/tree.ts';
-import { isCodecError, type CodecError, type CodecErrorCode } from '../../shared/errors.ts';
-import type { ResourceTypeLookup } from '../../shared/lwm2m/model.ts';
+import type { ContentTree } from '../../shared/content/tree.ts';
 import { SECURITY_OBJECT } from '../../shared/lwm2m/objects/security.ts';
 import type { LwM2MPath } from '../../shared/lwm2m/path.ts';
-import type { ResourceType, ResourceValue, ValueType } from '../../shared/lwm2m/value.ts';
-import {
-  floatValue,
-  INTEGER_MIN,
-  integerValue,
-  objlnkValue,
-  opaqueValue,
-  stringValue,
-  timeValue,
-  UNSIGNED_MAX,
-  unsignedValue,
-} from '../../shared/lwm2m/value.ts';
-import { objectTreeArbitrary, valueArbitrary } from '../fixtures/arbitraries.ts';
+import type { ResourceValue } from '../../shared/lwm2m/value.ts';
+import { floatValue, INTEGER_MIN, integerValue, objlnkValue, opaqueValue, stringValue, UNSIGNED_MAX, unsignedValue } from '../../shared/lwm2m/value.ts';
+import { objectTreeArbitrary } from '../fixtures/arbitraries.ts';
+import { assertLocatedCodecError, assertOnlyCodecErrors, hex, mutatedBytes, toHex } from '../fixtures/codec-assertions.ts';
+import { DEVICE_EXAMPLE } from '../fixtures/device-example.ts';
 import { PINNED_SECURITY, PINNED_SECURITY_PATH, PINNED_SERVER, PINNED_SERVER_PATH } from '../fixtures/pinned-instances.ts';
+import { assertEveryTypeRoundTrips, typesOf } from '../fixtures/test-objects.ts';
+import { instanceTree, single } from '../fixtures/trees.ts';
 
-/** Hex with spaces, one string per CBOR item so each can carry its comment. */
-function hex(...parts: string[]): Uint8Array {
-  const digits = parts.join('').replace(/\s+/g, '');
-  assert.match(digits, /^([0-9a-fA-F]{2})*$/);
-  return Uint8Array.from(Buffer.from(digits, 'hex'));
-}
-const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const tree = instanceTree;
 
-const single = (id: number, value: ResourceValue): ResourceNode => ({ kind: 'single', id, value });
-const multiple = (id: number, entries: [number, ResourceValue][]): ResourceNode => ({
-  kind: 'multiple',
-  id,
-  instances: entries.map(([entryId, value]) => ({ id: entryId, value })),
-});
-const tree = (objectId: number, instanceId: number, resources: ResourceNode[]): ContentTree => [
-  { id: objectId, instances: [{ id: instanceId, resources }] },
-];
-
-function expectCodecError(run: () => unknown, code: CodecErrorCode, detail: { offset?: number; field?: string } = {}): CodecError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(isCodecError(caught), `expected CodecError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (detail.offset !== undefined) assert.equal(caught.offset, detail.offset, caught.message);
-  if (detail.field !== undefined) assert.equal(caught.field, detail.field, caught.message);
-  assert.ok(caught.offset !== undefined || caught.field !== undefined, `no offset or field: ${caught.message}`);
-  return caught;
-}
-
-/** A lookup for a made-up object 9999 whose resource r has the type in `declared[r]`. */
-const typesOf =
-  (declared: Record<number, ResourceType>): ResourceTypeLookup =>
-  (objectId, resourceId) =>
-    objectId === 9999 ? declared[resourceId] : undefined;
 const CUSTOM = typesOf({ 0: 'float', 1: 'unsigned', 2: 'integer', 3: 'opaque', 4: 'string', 8: 'objlnk' });
 const CUSTOM_PATH = { objectId: 9999, instanceId: 0 };
 
@@ -121,21 +77,7 @@ describe('SenML-CBOR: LwM2M Core 1.1.1 section 7.4.4, Read /3/0 of the example c
     'a2 00 62 3134 03 66 2b30323a3030', //          {n: "14", vs: "+02:00"}
     'a2 00 62 3136 03 61 55', //                    {n: "16", vs: "U"}
   );
-  const device = tree(3, 0, [
-    single(0, stringValue('Open Mobile Alliance')),
-    single(1, stringValue('Lightweight M2M Client')),
-    single(2, stringValue('345000123')),
-    single(3, stringValue('1.0')),
-    multiple(6, [[0, integerValue(1)], [1, integerValue(5)]]),
-    multiple(7, [[0, integerValue(3800)], [1, integerValue(5000)]]),
-    multiple(8, [[0, integerValue(125)], [1, integerValue(900)]]),
-    single(9, integerValue(100)),
-    single(10, integerValue(15)),
-    multiple(11, [[0, integerValue(0)]]),
-    single(13, timeValue(1367491215)),
-    single(14, stringValue('+02:00')),
-    single(16, stringValue('U')),
-  ]);
+  const device = DEVICE_EXAMPLE;
 
   it('decodes', () => {
     assert.deepStrictEqual(decodeSenmlCbor(spec, { objectId: 3, instanceId: 0 }), device);
@@ -171,7 +113,7 @@ describe('SenML-CBOR: RFC 8428 section 6 example through the generic record read
     ]);
   });
   it('is not LwM2M content: its names are not paths', () => {
-    expectCodecError(() => decodeSenmlCbor(rfc, {}), 'INVALID_PATH');
+    assertLocatedCodecError(() => decodeSenmlCbor(rfc, {}), 'INVALID_PATH');
   });
 });
 
@@ -207,6 +149,9 @@ describe('SenML-CBOR: values', () => {
     decodesTo(at(2, '02 fb 4008000000000000'), 2, integerValue(3));
     decodesTo(at(2, '02 19 0005'), 2, integerValue(5));
   });
+  it('keeps a leading byte order mark as part of a string', () => {
+    decodesTo(at(4, '03 64 efbbbf41'), 4, stringValue('\ufeffA')); // vs: text(4) U+FEFF "A"
+  });
   it('reads indefinite-length arrays and maps', () => {
     decodesTo(hex('9f bf 21 69 2f393939392f302f32 02 05 ff ff'), 2, integerValue(5));
   });
@@ -223,7 +168,7 @@ describe('SenML-CBOR: values', () => {
     decodesTo(bytes, 2, integerValue(5));
   });
   it('a text key "v" is not the value label', () => {
-    expectCodecError(() => decodeSenmlCbor(hex('81 a2 00 69 2f393939392f302f32 61 76 05'), CUSTOM_PATH, CUSTOM), 'MALFORMED', { field: 'record[0]' });
+    assertLocatedCodecError(() => decodeSenmlCbor(hex('81 a2 00 69 2f393939392f302f32 61 76 05'), CUSTOM_PATH, CUSTOM), 'MALFORMED', { field: 'record[0]' });
   });
   it('hands out plain Uint8Arrays, also when given a Buffer', () => {
     const decoded = decodeSenmlCbor(Buffer.from(at(3, '08 42 dead')), path(3), CUSTOM);
@@ -240,7 +185,7 @@ describe('SenML-CBOR: bytes the decoder refuses', () => {
   const server = encodeSenmlCbor(PINNED_SERVER, PINNED_SERVER_PATH);
   it('every cut of a valid payload is TRUNCATED at its end', () => {
     for (let length = 0; length < server.length; length += 1) {
-      expectCodecError(() => decodeSenmlCbor(server.subarray(0, length), PINNED_SERVER_PATH), 'TRUNCATED', { offset: length });
+      assertLocatedCodecError(() => decodeSenmlCbor(server.subarray(0, length), PINNED_SERVER_PATH), 'TRUNCATED', { offset: length });
     }
   });
   for (const [label, bytes, code, detail] of [
@@ -260,72 +205,42 @@ describe('SenML-CBOR: bytes the decoder refuses', () => {
     ['a string value as bytes', hex('81 a2 00 61 30 03 41 41'), 'MALFORMED', { field: 'record[0].vs' }],
   ] as const) {
     it(label, () => {
-      expectCodecError(() => decodeSenmlCbor(bytes, PINNED_SERVER_PATH), code, detail);
+      assertLocatedCodecError(() => decodeSenmlCbor(bytes, PINNED_SERVER_PATH), code, detail);
     });
   }
   it('nesting deeper than the limit', () => {
     const depth = DecodeLimits.maxDepth;
-    expectCodecError(() => decodeSenmlCbor(hex('81'.repeat(depth + 1), '80'), {}), 'LIMIT_EXCEEDED', { offset: depth });
-    expectCodecError(() => decodeSenmlCbor(hex('81'.repeat(depth - 1), '80'), {}), 'MALFORMED', { field: 'record[0]' });
+    assertLocatedCodecError(() => decodeSenmlCbor(hex('81'.repeat(depth + 1), '80'), {}), 'LIMIT_EXCEEDED', { offset: depth });
+    assertLocatedCodecError(() => decodeSenmlCbor(hex('81'.repeat(depth - 1), '80'), {}), 'MALFORMED', { field: 'record[0]' });
   });
   it('a payload above the size limit', () => {
-    expectCodecError(() => decodeSenmlCbor(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), {}), 'LIMIT_EXCEEDED');
+    assertLocatedCodecError(() => decodeSenmlCbor(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), {}), 'LIMIT_EXCEEDED');
   });
   it('never quotes the payload in a message', () => {
     // {n: "/1/0/1", vs: "SECRET"}: a string for the integer resource /1/0/1.
     const bytes = hex('81 a2 00 66 2f312f302f31 03 66 534543524554');
-    const error = expectCodecError(() => decodeSenmlCbor(bytes, PINNED_SERVER_PATH), 'TYPE_MISMATCH', { field: '/1/0/1' });
+    const error = assertLocatedCodecError(() => decodeSenmlCbor(bytes, PINNED_SERVER_PATH), 'TYPE_MISMATCH', { field: '/1/0/1' });
     assert.doesNotMatch(error.message, /SECRET/);
-    const duplicate = expectCodecError(() => decodeSenmlCbor(hex('81 a2 66 534543524554 00 66 534543524554 00'), {}), 'DUPLICATE');
+    const duplicate = assertLocatedCodecError(() => decodeSenmlCbor(hex('81 a2 66 534543524554 00 66 534543524554 00'), {}), 'DUPLICATE');
     assert.doesNotMatch(duplicate.message, /SECRET/);
   });
 });
 
 describe('SenML-CBOR: properties', () => {
-  const TYPES: ValueType[] = ['string', 'integer', 'unsigned', 'float', 'boolean', 'opaque', 'time', 'objlnk', 'corelnk'];
-  const declared = typesOf(Object.fromEntries(TYPES.map((type, index) => [index, type])));
-
   it('every value type round-trips exactly, declared by the model', () => {
-    const resources = fc.tuple(...TYPES.map((type, index) => valueArbitrary(type).map((value) => single(index, value))));
-    fc.assert(
-      fc.property(resources, (nodes) => {
-        const content = tree(9999, 3, nodes);
-        const path = { objectId: 9999, instanceId: 3 };
-        assert.deepStrictEqual(decodeSenmlCbor(encodeSenmlCbor(content, path, declared), path, declared), content);
-      }),
-      { numRuns: 300 },
-    );
+    assertEveryTypeRoundTrips(senmlCborCodec);
   });
+  const decodeAtObject = (bytes: Uint8Array): ContentTree => decodeSenmlCbor(bytes, { objectId: 0 });
   it('random bytes: a tree or a CodecError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => expectTreeOrCodecError(bytes)), { numRuns: 2000 });
+    assertOnlyCodecErrors(fc.uint8Array({ maxLength: 64 }), decodeAtObject);
   });
   it('random CBOR-like items: a tree or a CodecError', () => {
     // Heads that SenML-CBOR uses, so that more inputs get past the first bytes.
     const piece = fc.constantFrom('81', '82', 'a1', 'a2', 'a3', '9f', 'bf', 'ff', '00', '02', '03', '08', '20', '21', '0b', '61 30', '65 2f302f312f', '63 766c6f', '63 313a32', 'f4', 'fb 4008000000000000', '1b ffffffffffffffff', '41 00', 'c4');
-    fc.assert(fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => expectTreeOrCodecError(hex(...pieces))), { numRuns: 2000 });
+    assertOnlyCodecErrors(fc.array(piece, { maxLength: 30 }).map((pieces) => hex(...pieces)), decodeAtObject);
   });
   it('valid payloads with bytes flipped, cut or inserted: a tree or a CodecError', () => {
-    const mutation = fc.record({ at: fc.nat(), kind: fc.constantFrom('flip', 'cut', 'insert'), byte: fc.integer({ min: 0, max: 255 }) });
-    fc.assert(
-      fc.property(objectTreeArbitrary(SECURITY_OBJECT), fc.array(mutation, { minLength: 1, maxLength: 3 }), (content, mutations) => {
-        const bytes = [...encodeSenmlCbor(content, { objectId: 0 })];
-        for (const { at, kind, byte } of mutations) {
-          const index = at % Math.max(bytes.length, 1);
-          if (kind === 'flip') bytes[index] = (bytes[index] ?? 0) ^ (byte || 1);
-          else if (kind === 'cut') bytes.splice(index);
-          else bytes.splice(index, 0, byte);
-        }
-        expectTreeOrCodecError(Uint8Array.from(bytes));
-      }),
-      { numRuns: 1000 },
-    );
+    const payloads = objectTreeArbitrary(SECURITY_OBJECT).map((content) => encodeSenmlCbor(content, { objectId: 0 }));
+    assertOnlyCodecErrors(mutatedBytes(payloads, 3), decodeAtObject, 1000);
   });
-
-  function expectTreeOrCodecError(bytes: Uint8Array): void {
-    try {
-      decodeSenmlCbor(bytes, { objectId: 0 });
-    } catch (error) {
-      assert.ok(isCodecError(error), `threw ${String(error)}`);
-    }
-  }
 });

@@ -1,75 +1,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { decodeBase64Url, encodeBase64Url } from '../../shared/content/base64.ts';
 import { DecodeLimits } from '../../shared/content/codec.ts';
-import {
-  decodeBase64Url,
-  decodeSenmlJson,
-  encodeBase64Url,
-  encodeSenmlJson,
-  parseSenmlJson,
-  senmlJsonCodec,
-} from '../../shared/content/senml-json.ts';
+import { decodeSenmlJson, encodeSenmlJson, parseSenmlJson, senmlJsonCodec } from '../../shared/content/senml-json.ts';
 import { resolveRecords, type ResolvedRecord } from '../../shared/content/senml-record.ts';
 import type { ContentTree, ResourceNode } from '../../shared/content/tree.ts';
-import { isCodecError, type CodecError, type CodecErrorCode } from '../../shared/errors.ts';
 import type { ResourceTypeLookup } from '../../shared/lwm2m/model.ts';
 import { SECURITY_OBJECT } from '../../shared/lwm2m/objects/security.ts';
 import type { LwM2MPath } from '../../shared/lwm2m/path.ts';
-import type { ResourceType, ResourceValue, ValueType } from '../../shared/lwm2m/value.ts';
-import {
-  booleanValue,
-  corelnkValue,
-  floatValue,
-  INTEGER_MIN,
-  integerValue,
-  objlnkValue,
-  opaqueValue,
-  stringValue,
-  timeValue,
-  UNSIGNED_MAX,
-  unsignedValue,
-} from '../../shared/lwm2m/value.ts';
-import { objectTreeArbitrary, valueArbitrary } from '../fixtures/arbitraries.ts';
+import type { ResourceValue } from '../../shared/lwm2m/value.ts';
+import { booleanValue, corelnkValue, floatValue, INTEGER_MIN, integerValue, objlnkValue, opaqueValue, stringValue, timeValue, UNSIGNED_MAX, unsignedValue } from '../../shared/lwm2m/value.ts';
+import { objectTreeArbitrary } from '../fixtures/arbitraries.ts';
+import { assertLocatedCodecError, assertOnlyCodecErrors, mutatedBytes } from '../fixtures/codec-assertions.ts';
+import { DEVICE_EXAMPLE } from '../fixtures/device-example.ts';
 import { PINNED_SECURITY, PINNED_SECURITY_PATH, PINNED_SERVER, PINNED_SERVER_PATH } from '../fixtures/pinned-instances.ts';
+import { assertEveryTypeRoundTrips, typesOf } from '../fixtures/test-objects.ts';
+import { instanceTree, multiple, single } from '../fixtures/trees.ts';
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 /** JSON written one record a line, as the specifications print it; the encoder writes it compact. */
 const compact = (lines: string): string => lines.replace(/\n\s*/g, '');
 
-const single = (id: number, value: ResourceValue): ResourceNode => ({ kind: 'single', id, value });
-const multiple = (id: number, entries: [number, ResourceValue][]): ResourceNode => ({
-  kind: 'multiple',
-  id,
-  instances: entries.map(([entryId, value]) => ({ id: entryId, value })),
-});
-const tree = (objectId: number, instanceId: number, resources: ResourceNode[]): ContentTree => [
-  { id: objectId, instances: [{ id: instanceId, resources }] },
-];
-
-function expectCodecError(run: () => unknown, code: CodecErrorCode, field?: string): CodecError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(isCodecError(caught), `expected CodecError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (field !== undefined) assert.equal(caught.field, field, caught.message);
-  assert.ok(caught.offset !== undefined || caught.field !== undefined, `no offset or field: ${caught.message}`);
-  return caught;
-}
+const tree = instanceTree;
 
 const decodeAt = (json: string, path: LwM2MPath, types?: ResourceTypeLookup): ContentTree =>
   decodeSenmlJson(utf8(json), path, types);
 
-/** A lookup for a made-up object 9999 whose resource r has the type in `declared[r]`. */
-const typesOf =
-  (declared: Record<number, ResourceType>): ResourceTypeLookup =>
-  (objectId, resourceId) =>
-    objectId === 9999 ? declared[resourceId] : undefined;
 
 describe('SenML-JSON: pinned instances, JSON written by hand', () => {
   // /0/1: bn "/0/1/" on the first record, names relative to it, in resource order.
@@ -117,21 +75,7 @@ describe('SenML-JSON: LwM2M Core 1.1.1 section 7.4.5, Read /3/0 of the example c
     {"n":"14","vs":"+02:00"},
     {"n":"16","vs":"U"}]`;
   // Types from the Device object (Core Appendix E.4): 6, 7, 8, 11 multiple integers, 13 time.
-  const device = tree(3, 0, [
-    single(0, stringValue('Open Mobile Alliance')),
-    single(1, stringValue('Lightweight M2M Client')),
-    single(2, stringValue('345000123')),
-    single(3, stringValue('1.0')),
-    multiple(6, [[0, integerValue(1)], [1, integerValue(5)]]),
-    multiple(7, [[0, integerValue(3800)], [1, integerValue(5000)]]),
-    multiple(8, [[0, integerValue(125)], [1, integerValue(900)]]),
-    single(9, integerValue(100)),
-    single(10, integerValue(15)),
-    multiple(11, [[0, integerValue(0)]]),
-    single(13, timeValue(1367491215)),
-    single(14, stringValue('+02:00')),
-    single(16, stringValue('U')),
-  ]);
+  const device = DEVICE_EXAMPLE;
 
   it('decodes the printed payload', () => {
     assert.deepStrictEqual(decodeAt(spec, { objectId: 3, instanceId: 0 }), device);
@@ -214,7 +158,7 @@ describe('SenML-JSON: RFC 8428 examples through the generic record reader', () =
     ]);
   });
   it('these names are not LwM2M paths', () => {
-    expectCodecError(() => decodeAt('[{"n":"urn:dev:ow:10e2073a01080063","u":"Cel","v":23.1}]', {}), 'INVALID_PATH');
+    assertLocatedCodecError(() => decodeAt('[{"n":"urn:dev:ow:10e2073a01080063","u":"Cel","v":23.1}]', {}), 'INVALID_PATH');
   });
 });
 
@@ -261,7 +205,7 @@ describe('SenML-JSON: names', () => {
     ['a resource both single and multiple', '[{"n":"/1/0/0","v":1},{"n":"/1/0/0/0","v":2}]', 'DUPLICATE'],
   ] as const) {
     it(`rejects a name: ${label}`, () => {
-      expectCodecError(() => decodeAt(json, path), code);
+      assertLocatedCodecError(() => decodeAt(json, path), code);
     });
   }
 });
@@ -320,12 +264,12 @@ describe('SenML-JSON: values typed by the object model', () => {
     ['an object link with a sign', 8, '"vlo":"+3:0"', 'MALFORMED'],
   ] as const) {
     it(`rejects ${label}`, () => {
-      const error = expectCodecError(() => one(resourceId, member), code);
+      const error = assertLocatedCodecError(() => one(resourceId, member), code);
       if (code === 'TYPE_MISMATCH') assert.equal(error.field, `/9999/0/${resourceId}`);
     });
   }
   it('never quotes a string value in a message', () => {
-    const error = expectCodecError(() => one(0, '"vs":"SECRET-PSK-VALUE"'), 'TYPE_MISMATCH');
+    const error = assertLocatedCodecError(() => one(0, '"vs":"SECRET-PSK-VALUE"'), 'TYPE_MISMATCH');
     assert.doesNotMatch(error.message, /SECRET/);
   });
 });
@@ -358,22 +302,22 @@ describe('SenML-JSON: records the decoder refuses', () => {
     ['a cut payload', '[{"n":"/1/0/1","v":1', 'TRUNCATED', undefined],
   ] as const) {
     it(label, () => {
-      expectCodecError(() => decodeAt(json, path), code, field);
+      assertLocatedCodecError(() => decodeAt(json, path), code, { field });
     });
   }
   it('the offset of a duplicate label: the separator just before it', () => {
-    assert.equal(expectCodecError(() => decodeAt('[{"v":1,"v":2}]', path), 'DUPLICATE').offset, 7);
+    assert.equal(assertLocatedCodecError(() => decodeAt('[{"v":1,"v":2}]', path), 'DUPLICATE').offset, 7);
   });
   it('bytes that are not UTF-8', () => {
-    expectCodecError(() => decodeSenmlJson(Uint8Array.of(0x5b, 0x22, 0xff, 0x22, 0x5d), path), 'MALFORMED', 'payload');
+    assertLocatedCodecError(() => decodeSenmlJson(Uint8Array.of(0x5b, 0x22, 0xff, 0x22, 0x5d), path), 'MALFORMED', { field: 'payload' });
   });
   it('nesting deeper than the limit', () => {
     const depth = DecodeLimits.maxDepth + 1;
-    expectCodecError(() => decodeAt('['.repeat(depth) + ']'.repeat(depth), path), 'LIMIT_EXCEEDED');
+    assertLocatedCodecError(() => decodeAt('['.repeat(depth) + ']'.repeat(depth), path), 'LIMIT_EXCEEDED');
     assert.deepStrictEqual(decodeAt(`[{"n":"/1/0/1","v":1,"x":${'['.repeat(14)}${']'.repeat(14)}}]`, path), tree(1, 0, [single(1, integerValue(1))]));
   });
   it('a payload above the size limit', () => {
-    expectCodecError(() => decodeSenmlJson(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), path), 'LIMIT_EXCEEDED');
+    assertLocatedCodecError(() => decodeSenmlJson(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), path), 'LIMIT_EXCEEDED');
   });
 });
 
@@ -387,14 +331,14 @@ describe('SenML-JSON: the encoder refuses', () => {
     ['an object link id above 65535', objlnkValue(70000, 0), 'OUT_OF_RANGE'],
   ] as const) {
     it(label, () => {
-      expectCodecError(() => encodeSenmlJson(tree(9999, 0, [single(1, value)]), path), code, '/9999/0/1');
+      assertLocatedCodecError(() => encodeSenmlJson(tree(9999, 0, [single(1, value)]), path), code, { field: '/9999/0/1' });
     });
   }
   it('a value of the wrong kind for the declared type', () => {
-    expectCodecError(() => encodeSenmlJson(tree(1, 0, [single(1, stringValue('300'))]), { objectId: 1, instanceId: 0 }), 'TYPE_MISMATCH', '/1/0/1');
+    assertLocatedCodecError(() => encodeSenmlJson(tree(1, 0, [single(1, stringValue('300'))]), { objectId: 1, instanceId: 0 }), 'TYPE_MISMATCH', { field: '/1/0/1' });
   });
   it('content outside the request path', () => {
-    expectCodecError(() => encodeSenmlJson(PINNED_SERVER, { objectId: 1, instanceId: 1 }), 'INVALID_PATH');
+    assertLocatedCodecError(() => encodeSenmlJson(PINNED_SERVER, { objectId: 1, instanceId: 1 }), 'INVALID_PATH');
   });
 });
 
@@ -410,7 +354,7 @@ describe('base64url (RFC 4648 section 10 vectors, URL-safe alphabet of section 5
   it('also reads padding and the standard alphabet', () => {
     assert.deepStrictEqual(decodeBase64Url('Zg==', 'vd'), utf8('f'));
     assert.deepStrictEqual(decodeBase64Url('+/+/', 'vd'), Uint8Array.of(0xfb, 0xff, 0xbf));
-    expectCodecError(() => decodeBase64Url('Zg=', 'vd'), 'MALFORMED', 'vd');
+    assertLocatedCodecError(() => decodeBase64Url('Zg=', 'vd'), 'MALFORMED', { field: 'vd' });
   });
   it('round-trips any bytes', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
@@ -421,49 +365,19 @@ describe('base64url (RFC 4648 section 10 vectors, URL-safe alphabet of section 5
 });
 
 describe('SenML-JSON: properties', () => {
-  const TYPES: ValueType[] = ['string', 'integer', 'unsigned', 'float', 'boolean', 'opaque', 'time', 'objlnk', 'corelnk'];
-  const declared = typesOf(Object.fromEntries(TYPES.map((type, index) => [index, type])));
-
   it('every value type round-trips exactly, declared by the model', () => {
-    const resources = fc.tuple(...TYPES.map((type, index) => valueArbitrary(type).map((value) => single(index, value))));
-    fc.assert(
-      fc.property(resources, (nodes) => {
-        const content = tree(9999, 3, nodes);
-        const path = { objectId: 9999, instanceId: 3 };
-        assert.deepStrictEqual(decodeSenmlJson(encodeSenmlJson(content, path, declared), path, declared), content);
-      }),
-      { numRuns: 300 },
-    );
+    assertEveryTypeRoundTrips(senmlJsonCodec);
   });
+  const decodeAtObject = (bytes: Uint8Array): ContentTree => decodeSenmlJson(bytes, { objectId: 0 });
   it('random bytes: a tree or a CodecError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => expectTreeOrCodecError(bytes)), { numRuns: 2000 });
+    assertOnlyCodecErrors(fc.uint8Array({ maxLength: 64 }), decodeAtObject);
   });
   it('random JSON-like text: a tree or a CodecError', () => {
     const piece = fc.constantFrom('[', ']', '{', '}', ',', ':', '"n"', '"bn"', '"v"', '"vs"', '"vd"', '"vlo"', '"bver"', '"/0/1/"', '"0"', '"/0/1/0"', '1', '-1', '1.5e3', '18446744073709551616', 'true', 'null', '"x_"', '"AA"', '"1:2"');
-    fc.assert(fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => expectTreeOrCodecError(utf8(pieces.join('')))), { numRuns: 2000 });
+    assertOnlyCodecErrors(fc.array(piece, { maxLength: 30 }).map((pieces) => utf8(pieces.join(''))), decodeAtObject);
   });
   it('valid payloads with bytes flipped, cut or inserted: a tree or a CodecError', () => {
-    const mutation = fc.record({ at: fc.nat(), kind: fc.constantFrom('flip', 'cut', 'insert'), byte: fc.integer({ min: 0, max: 255 }) });
-    fc.assert(
-      fc.property(objectTreeArbitrary(SECURITY_OBJECT), fc.array(mutation, { minLength: 1, maxLength: 3 }), (content, mutations) => {
-        const bytes = [...encodeSenmlJson(content, { objectId: 0 })];
-        for (const { at, kind, byte } of mutations) {
-          const index = at % Math.max(bytes.length, 1);
-          if (kind === 'flip') bytes[index] = (bytes[index] ?? 0) ^ (byte || 1);
-          else if (kind === 'cut') bytes.splice(index);
-          else bytes.splice(index, 0, byte);
-        }
-        expectTreeOrCodecError(Uint8Array.from(bytes));
-      }),
-      { numRuns: 1000 },
-    );
+    const payloads = objectTreeArbitrary(SECURITY_OBJECT).map((content) => encodeSenmlJson(content, { objectId: 0 }));
+    assertOnlyCodecErrors(mutatedBytes(payloads, 3), decodeAtObject, 1000);
   });
-
-  function expectTreeOrCodecError(bytes: Uint8Array): void {
-    try {
-      decodeSenmlJson(bytes, { objectId: 0 });
-    } catch (error) {
-      assert.ok(isCodecError(error), `threw ${String(error)}`);
-    }
-  }
 });

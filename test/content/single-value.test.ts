@@ -1,69 +1,32 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { decodeBase64, encodeBase64 } from '../../shared/content/base64.ts';
 import { DecodeLimits } from '../../shared/content/codec.ts';
 import { opaqueCodec } from '../../shared/content/opaque.ts';
-import { decodeBase64, encodeBase64, formatDecimal, textPlainCodec } from '../../shared/content/text-plain.ts';
-import type { ContentTree, ResourceNode } from '../../shared/content/tree.ts';
-import { isCodecError, type CodecError, type CodecErrorCode } from '../../shared/errors.ts';
+import { formatDecimal, textPlainCodec } from '../../shared/content/text-plain.ts';
+import type { ContentTree } from '../../shared/content/tree.ts';
+import type { CodecErrorCode } from '../../shared/errors.ts';
 import type { ResourceTypeLookup } from '../../shared/lwm2m/model.ts';
 import type { LwM2MPath } from '../../shared/lwm2m/path.ts';
-import { builtInResourceTypes } from '../../shared/lwm2m/registry.ts';
-import {
-  booleanValue,
-  floatValue,
-  INTEGER_MAX,
-  INTEGER_MIN,
-  integerValue,
-  objlnkValue,
-  opaqueValue,
-  stringValue,
-  timeValue,
-  UNSIGNED_MAX,
-  unsignedValue,
-  type ResourceValue,
-  type ValueType,
-} from '../../shared/lwm2m/value.ts';
-import { valueArbitrary } from '../fixtures/arbitraries.ts';
+import { booleanValue, floatValue, INTEGER_MAX, INTEGER_MIN, integerValue, objlnkValue, opaqueValue, stringValue, timeValue, UNSIGNED_MAX, unsignedValue, type ResourceValue } from '../../shared/lwm2m/value.ts';
+import { assertCodecError, assertOnlyCodecErrors, bothWaysFor } from '../fixtures/codec-assertions.ts';
 import { PINNED_IDENTITY, PINNED_KEY } from '../fixtures/pinned-instances.ts';
+import { ALL_TYPES_PATHS, allTypes, assertSingleValuesRoundTrip } from '../fixtures/test-objects.ts';
+import { resourcePath, valueTree } from '../fixtures/trees.ts';
 
 // text/plain follows the "Text Format" column of LwM2M Core Appendix C (Data Types), whose
 // examples are pinned below; opaque is the bytes themselves (Core 6.4.2). Both were read from
 // omadm/omaoriginal TS_Core/Appendix_C.md and OMA-TS-LightweightM2M_Core-V1_1.md.
 
 const text = (value: string): Uint8Array => new TextEncoder().encode(value);
-const at = (objectId: number, instanceId: number, resourceId: number, resourceInstanceId?: number): LwM2MPath =>
-  resourceInstanceId === undefined ? { objectId, instanceId, resourceId } : { objectId, instanceId, resourceId, resourceInstanceId };
-const one = (path: LwM2MPath, value: ResourceValue): ContentTree => {
-  const resource: ResourceNode =
-    path.resourceInstanceId === undefined
-      ? { kind: 'single', id: path.resourceId!, value }
-      : { kind: 'multiple', id: path.resourceId!, instances: [{ id: path.resourceInstanceId, value }] };
-  return [{ id: path.objectId!, instances: [{ id: path.instanceId!, resources: [resource] }] }];
-};
+const at = resourcePath;
+const one = valueTree;
+const testTypes = allTypes;
 
-function expectCodecError(run: () => unknown, code: CodecErrorCode, field?: string): CodecError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(isCodecError(caught), `expected CodecError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (field !== undefined) assert.equal(caught.field, field, caught.message);
-  return caught;
-}
-
-// A test object 13 with one resource of each type.
-const TYPES: Record<number, ValueType | 'none'> = { 1: 'integer', 2: 'unsigned', 3: 'float', 4: 'boolean', 5: 'string', 6: 'opaque', 7: 'time', 8: 'objlnk', 9: 'corelnk', 10: 'none' };
-const testTypes: ResourceTypeLookup = (objectId, resourceId) => (objectId === 13 ? TYPES[resourceId] : builtInResourceTypes(objectId, resourceId));
-
+const bothWays = bothWaysFor(textPlainCodec);
 function textBothWays(name: string, payload: string, path: LwM2MPath, value: ResourceValue, types?: ResourceTypeLookup): void {
-  it(`${name}: "${payload.length > 40 ? `${payload.slice(0, 40)}...` : payload}"`, () => {
-    assert.deepStrictEqual(textPlainCodec.decode(text(payload), path, types), one(path, value));
-    assert.equal(new TextDecoder().decode(textPlainCodec.encode(one(path, value), path, types)), payload);
-  });
+  bothWays(`${name}: "${payload.length > 40 ? `${payload.slice(0, 40)}...` : payload}"`, payload, path, one(path, value), types);
 }
 
 describe('text/plain: the specification examples', () => {
@@ -138,7 +101,7 @@ describe('text/plain: Base64', () => {
 
   for (const bad of ['AQIDBAU', 'AQIDBA=U', 'AQID BAU=', 'AQIDBAV=', 'AQIDBB==', '====', 'AQ==AQ==', '-_8=']) {
     it(`refuses "${bad}"`, () => {
-      expectCodecError(() => decodeBase64(bad, '/0/1/5'), 'TYPE_MISMATCH', '/0/1/5');
+      assertCodecError(() => decodeBase64(bad, '/0/1/5'), 'TYPE_MISMATCH', { field: '/0/1/5' });
     });
   }
 });
@@ -162,31 +125,31 @@ describe('text/plain: errors', () => {
   ];
   for (const [name, payload, path, code] of cases) {
     it(`${name}: ${code}`, () => {
-      const error = expectCodecError(() => textPlainCodec.decode(text(payload), path, testTypes), code);
+      const error = assertCodecError(() => textPlainCodec.decode(text(payload), path, testTypes), code);
       assert.ok(payload.length < 3 || !error.message.includes(payload), 'the message repeats the value');
     });
   }
 
   it('bytes that are not UTF-8', () => {
-    expectCodecError(() => textPlainCodec.decode(Uint8Array.of(0xc3, 0x28), at(1, 0, 7)), 'MALFORMED', '/1/0/7');
+    assertCodecError(() => textPlainCodec.decode(Uint8Array.of(0xc3, 0x28), at(1, 0, 7)), 'MALFORMED', { field: '/1/0/7' });
   });
   it('payloads beyond the size limit', () => {
-    expectCodecError(() => textPlainCodec.decode(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), at(1, 0, 7)), 'LIMIT_EXCEEDED');
+    assertCodecError(() => textPlainCodec.decode(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), at(1, 0, 7)), 'LIMIT_EXCEEDED');
   });
 
   for (const path of [{}, { objectId: 1 }, { objectId: 1, instanceId: 0 }]) {
     it(`no text form at ${JSON.stringify(path)}: UNSUPPORTED`, () => {
-      expectCodecError(() => textPlainCodec.decode(text('1'), path), 'UNSUPPORTED');
-      expectCodecError(() => textPlainCodec.encode(one(at(1, 0, 1), integerValue(1)), path), 'UNSUPPORTED');
+      assertCodecError(() => textPlainCodec.decode(text('1'), path), 'UNSUPPORTED');
+      assertCodecError(() => textPlainCodec.encode(one(at(1, 0, 1), integerValue(1)), path), 'UNSUPPORTED');
     });
   }
 
   it('encoder: a multiple resource, a value of another type, NaN, outside the path', () => {
     const ciphersuites: ContentTree = [{ id: 0, instances: [{ id: 1, resources: [{ kind: 'multiple', id: 16, instances: [{ id: 0, value: unsignedValue(1) }] }] }] }];
-    expectCodecError(() => textPlainCodec.encode(ciphersuites, at(0, 1, 16)), 'UNSUPPORTED', '/0/1/16');
-    expectCodecError(() => textPlainCodec.encode(one(at(1, 0, 1), stringValue('300')), at(1, 0, 1)), 'TYPE_MISMATCH', '/1/0/1');
-    expectCodecError(() => textPlainCodec.encode(one(at(13, 26, 3), floatValue(Number.NaN)), at(13, 26, 3), testTypes), 'OUT_OF_RANGE');
-    expectCodecError(() => textPlainCodec.encode(one(at(1, 0, 1), integerValue(1)), at(1, 0, 7)), 'INVALID_PATH');
+    assertCodecError(() => textPlainCodec.encode(ciphersuites, at(0, 1, 16)), 'UNSUPPORTED', { field: '/0/1/16' });
+    assertCodecError(() => textPlainCodec.encode(one(at(1, 0, 1), stringValue('300')), at(1, 0, 1)), 'TYPE_MISMATCH', { field: '/1/0/1' });
+    assertCodecError(() => textPlainCodec.encode(one(at(13, 26, 3), floatValue(Number.NaN)), at(13, 26, 3), testTypes), 'OUT_OF_RANGE');
+    assertCodecError(() => textPlainCodec.encode(one(at(1, 0, 1), integerValue(1)), at(1, 0, 7)), 'INVALID_PATH');
   });
 });
 
@@ -214,43 +177,26 @@ describe('opaque', () => {
   });
 
   it('a resource of another type: TYPE_MISMATCH both ways', () => {
-    expectCodecError(() => opaqueCodec.decode(text('coaps://x'), at(0, 1, 0)), 'TYPE_MISMATCH', '/0/1/0');
-    expectCodecError(() => opaqueCodec.encode(one(at(0, 1, 0), stringValue('coaps://x')), at(0, 1, 0)), 'TYPE_MISMATCH', '/0/1/0');
-    expectCodecError(() => opaqueCodec.encode(one(at(9, 0, 0), stringValue('x')), at(9, 0, 0)), 'TYPE_MISMATCH', '/9/0/0');
+    assertCodecError(() => opaqueCodec.decode(text('coaps://x'), at(0, 1, 0)), 'TYPE_MISMATCH', { field: '/0/1/0' });
+    assertCodecError(() => opaqueCodec.encode(one(at(0, 1, 0), stringValue('coaps://x')), at(0, 1, 0)), 'TYPE_MISMATCH', { field: '/0/1/0' });
+    assertCodecError(() => opaqueCodec.encode(one(at(9, 0, 0), stringValue('x')), at(9, 0, 0)), 'TYPE_MISMATCH', { field: '/9/0/0' });
   });
 
   it('only at resource paths, and within the size limit', () => {
-    expectCodecError(() => opaqueCodec.decode(PINNED_KEY, { objectId: 0, instanceId: 1 }), 'UNSUPPORTED', '/0/1');
-    expectCodecError(() => opaqueCodec.decode(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), at(0, 1, 5)), 'LIMIT_EXCEEDED');
+    assertCodecError(() => opaqueCodec.decode(PINNED_KEY, { objectId: 0, instanceId: 1 }), 'UNSUPPORTED', { field: '/0/1' });
+    assertCodecError(() => opaqueCodec.decode(new Uint8Array(DecodeLimits.maxPayloadBytes + 1), at(0, 1, 5)), 'LIMIT_EXCEEDED');
   });
 });
 
 describe('text/plain and opaque: properties', () => {
-  const types = Object.entries(TYPES).filter(([, type]) => type !== 'none') as [string, ValueType][];
-
   it('decode(encode(value)) is the value for every type', () => {
-    const cases = fc.constantFrom(...types).chain(([id, type]) => valueArbitrary(type).map((value) => ({ id: Number(id), value })));
-    fc.assert(
-      fc.property(cases, fc.boolean(), ({ id, value }, instance) => {
-        const path = instance ? at(13, 26, id, 0) : at(13, 26, id);
-        assert.deepStrictEqual(textPlainCodec.decode(textPlainCodec.encode(one(path, value), path, testTypes), path, testTypes), one(path, value));
-      }),
-      { numRuns: 1000 },
-    );
+    assertSingleValuesRoundTrip(textPlainCodec);
   });
 
   it('random bytes give a tree or a CodecError, for every type and both formats', () => {
-    const paths = [...types.map(([id]) => at(13, 26, Number(id))), at(13, 26, 10), {}, { objectId: 13, instanceId: 26 }];
-    fc.assert(
-      fc.property(fc.constantFrom(...paths), fc.constantFrom(textPlainCodec, opaqueCodec), fc.uint8Array({ maxLength: 48 }), (path, codec, bytes) => {
-        try {
-          codec.decode(bytes, path, testTypes);
-        } catch (error) {
-          assert.ok(isCodecError(error), `threw ${String(error)}`);
-        }
-      }),
-      { numRuns: 2000 },
-    );
+    const paths = [...ALL_TYPES_PATHS, at(13, 26, 10), {}, { objectId: 13, instanceId: 26 }];
+    const inputs = fc.tuple(fc.constantFrom(...paths), fc.constantFrom(textPlainCodec, opaqueCodec), fc.uint8Array({ maxLength: 48 }));
+    assertOnlyCodecErrors(inputs, ([path, codec, bytes]) => codec.decode(bytes, path, testTypes));
   });
 
   it('integer texts beyond 2^53 keep every digit', () => {
