@@ -16,7 +16,7 @@ Commands:
   help
       Show this text.
 
-Formats: text (0), link-format (40), opaque (42), senml-json (110), senml-cbor (112),
+Formats: text (0), link-format (40), opaque (42), cbor (60), senml-json (110), senml-cbor (112),
          tlv (11542, legacy 1542), lwm2m-json (11543), lwm2m-cbor (11544).
 
 JSON values: bare when the object model says the type ("/0/1/0": "coaps://...", "/1/0/1": 300);
