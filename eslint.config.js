@@ -7,7 +7,7 @@ export default tseslint.config(
   ...tseslint.configs.strict,
   {
     languageOptions: {
-      globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly', URL: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', performance: 'readonly' },
+      globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly', URL: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', performance: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', clearImmediate: 'readonly', queueMicrotask: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly' },
     },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
@@ -17,7 +17,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['functions/**', 'infra/**', 'cli/**', 'test/**'],
+    files: ['functions/**', 'infra/**', 'cli/**', 'server/**', 'test/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { bootstrapPlanSchema } from './plan.ts';
+import { bootstrapOutcomeKind, endpointName } from './device.ts';
+
+/**
+ * The versioned seam between a gateway (CoAP transport, sessions) and the backend (payload
+ * computation, state). Locally the two are wired in-process; on AWS the messages ride IoT Core
+ * topics per gateway. Every message is validated with these schemas on receipt.
+ */
+export const CONTRACT_VERSION = 1;
+
+const id = z.string().min(1).max(64);
+const timestamp = z.iso.datetime();
+
+export const peerSchema = z.strictObject({
+  address: z.string().min(1).max(64),
+  port: z.number().int().min(1).max(65535),
+});
+export type Peer = z.infer<typeof peerSchema>;
+
+export const bootstrapRequestedSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  type: z.literal('bootstrap-requested'),
+  requestId: id,
+  gatewayId: id,
+  endpoint: endpointName,
+  peer: peerSchema,
+  transport: z.enum(['udp', 'dtls']),
+  /** The DTLS PSK identity the session authenticated with, when there is one. */
+  pskIdentity: z.string().max(128).optional(),
+  /** `pct` from a Bootstrap-Request. */
+  preferredContentFormat: z.number().int().optional(),
+  kind: z.enum(['bs', 'bspack']),
+  /** Accept option of a `GET /bspack`. */
+  accept: z.number().int().optional(),
+  receivedAt: timestamp,
+});
+export type BootstrapRequested = z.infer<typeof bootstrapRequestedSchema>;
+
+export const bootstrapEndedSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  type: z.literal('bootstrap-ended'),
+  sessionId: id,
+  gatewayId: id,
+  endpoint: endpointName,
+  kind: z.enum(['bs', 'bspack']),
+  outcome: bootstrapOutcomeKind,
+  clientVersion: z.string().max(8).optional(),
+  contentFormat: z.number().int().optional(),
+  detail: z.string().max(1024).optional(),
+  reads: z.record(z.string(), z.unknown()).optional(),
+  startedAt: timestamp,
+  endedAt: timestamp,
+});
+export type BootstrapEnded = z.infer<typeof bootstrapEndedSchema>;
+
+export const uplinkSchema = z.discriminatedUnion('type', [bootstrapRequestedSchema, bootstrapEndedSchema]);
+export type Uplink = z.infer<typeof uplinkSchema>;
+
+export const rejectionReason = z.enum(['unknown-endpoint', 'unknown-profile', 'invalid-configuration', 'identity-mismatch', 'unavailable']);
+export type RejectionReason = z.infer<typeof rejectionReason>;
+
+export const bootstrapPlannedSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  type: z.literal('bootstrap-planned'),
+  requestId: id,
+  sessionId: id,
+  endpoint: endpointName,
+  plan: bootstrapPlanSchema,
+});
+export type BootstrapPlanned = z.infer<typeof bootstrapPlannedSchema>;
+
+export const bootstrapRejectedSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  type: z.literal('bootstrap-rejected'),
+  requestId: id,
+  endpoint: z.string().max(255),
+  reason: rejectionReason,
+  /** Operator-facing; never contains key material. */
+  detail: z.string().max(1024),
+});
+export type BootstrapRejected = z.infer<typeof bootstrapRejectedSchema>;
+
+export const bootstrapRecordedSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  type: z.literal('bootstrap-recorded'),
+  sessionId: id,
+  endpoint: endpointName,
+  /** False when a newer session's outcome was already there: the late one is kept out. */
+  stored: z.boolean(),
+});
+export type BootstrapRecorded = z.infer<typeof bootstrapRecordedSchema>;
+
+export const downlinkSchema = z.discriminatedUnion('type', [bootstrapPlannedSchema, bootstrapRejectedSchema, bootstrapRecordedSchema]);
+export type Downlink = z.infer<typeof downlinkSchema>;

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { serverAccountSchema, profileName, treeContentFormat } from './profile.ts';
+import { oscoreContextSchema, securityModeName, serverCredentialsSchema } from './credentials.ts';
+
+/** Endpoint Client Name as clients send it in `ep=`: printable, no spaces, at most 255 bytes. */
+export const endpointName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+export const imsi = z.string().regex(/^\d{6,15}$/, '6 to 15 digits');
+export const iccid = z.string().regex(/^\d{18,22}F?$/, '18 to 22 digits');
+export const imei = z.string().regex(/^\d{14,16}$/, '14 to 16 digits');
+
+export const deviceIdentitiesSchema = z.strictObject({
+  imsi: imsi.optional(),
+  iccid: iccid.optional(),
+  imei: imei.optional(),
+});
+export type DeviceIdentities = z.infer<typeof deviceIdentitiesSchema>;
+
+/** What the device holds for its Bootstrap-Server account (used by DTLS and to rewrite it). */
+export const bootstrapCredentialsSchema = serverCredentialsSchema.extend({
+  securityMode: securityModeName.default('nosec'),
+});
+export type BootstrapCredentials = z.infer<typeof bootstrapCredentialsSchema>;
+
+export const bootstrapOutcomeKind = z.enum([
+  'success',
+  'finish-failed',
+  'timeout',
+  'client-error',
+  'cancelled',
+  'rejected',
+]);
+export type BootstrapOutcomeKind = z.infer<typeof bootstrapOutcomeKind>;
+
+/** The last bootstrap as the backend recorded it. */
+export const deviceStatusSchema = z.strictObject({
+  sessionId: z.string().min(1).max(64),
+  outcome: bootstrapOutcomeKind,
+  startedAt: z.iso.datetime(),
+  endedAt: z.iso.datetime(),
+  kind: z.enum(['bs', 'bspack']),
+  clientVersion: z.string().max(8).optional(),
+  contentFormat: z.number().int().optional(),
+  /** Human-readable reason for anything but success; the client's diagnostic payload for finish-failed. */
+  detail: z.string().max(1024).optional(),
+  /** Bootstrap-Read results as the JSON view, when the profile asked for them. */
+  reads: z.record(z.string(), z.unknown()).optional(),
+});
+export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
+
+/** Overrides a device may carry; each replaces the profile's value for that server or option. */
+export const deviceOverridesSchema = z.strictObject({
+  servers: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), serverAccountSchema.partial().omit({ shortServerId: true })).optional(),
+  contentFormat: treeContentFormat.optional(),
+});
+
+export const deviceEntrySchema = z.strictObject({
+  endpoint: endpointName,
+  profile: profileName,
+  identities: deviceIdentitiesSchema.default({}),
+  bootstrapCredentials: bootstrapCredentialsSchema.optional(),
+  /** Credentials per Short Server ID, for accounts whose `credentialSource` is `device`. */
+  serverCredentials: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), serverCredentialsSchema).default({}),
+  oscore: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), oscoreContextSchema).default({}),
+  overrides: deviceOverridesSchema.default({}),
+  status: deviceStatusSchema.optional(),
+});
+export type DeviceEntry = z.infer<typeof deviceEntrySchema>;
+export type DeviceEntryInput = z.input<typeof deviceEntrySchema>;

@@ -1,0 +1,46 @@
+import type { DeviceEntry, DeviceIdentities, DeviceStatus } from './device.ts';
+import type { Profile } from './profile.ts';
+
+/** A page of a listing; `cursor` is opaque and absent on the last page. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly cursor?: string;
+}
+
+export type IdentityKind = keyof DeviceIdentities | 'pskIdentity';
+
+/** What a bulk write did: rows it wrote and rows it refused, each with a reason. */
+export interface BulkWriteResult {
+  readonly written: number;
+  readonly rejected: readonly { readonly endpoint: string; readonly reason: string }[];
+}
+
+/**
+ * The configuration store every edge uses: the DynamoDB adapter on AWS and locally (over
+ * dynalite). Values passed in are already validated; values returned are validated again by
+ * the adapter, because a table can hold what an older version wrote.
+ */
+export interface BootstrapStore {
+  putProfile(profile: Profile): Promise<void>;
+  getProfile(name: string): Promise<Profile | undefined>;
+  listProfiles(cursor?: string): Promise<Page<Profile>>;
+  deleteProfile(name: string): Promise<boolean>;
+
+  putDevice(device: DeviceEntry): Promise<void>;
+  /** Writes many devices; callers validate first so nothing is half-imported for bad input. */
+  putDevices(devices: readonly DeviceEntry[]): Promise<BulkWriteResult>;
+  getDevice(endpoint: string): Promise<DeviceEntry | undefined>;
+  listDevices(cursor?: string): Promise<Page<DeviceEntry>>;
+  deleteDevice(endpoint: string): Promise<boolean>;
+  findDevice(kind: IdentityKind, value: string): Promise<DeviceEntry | undefined>;
+
+  /** Device and its profile in one round trip (the bootstrap hot path). */
+  getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }>;
+  /**
+   * Records a bootstrap outcome unless the device already holds a newer one (by `startedAt`);
+   * returns whether it was stored.
+   */
+  recordStatus(endpoint: string, status: DeviceStatus): Promise<boolean>;
+  /** Counts a Bootstrap-Request from an endpoint the store does not know. */
+  recordUnknownEndpoint(endpoint: string, at: string): Promise<void>;
+}
