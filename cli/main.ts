@@ -1,13 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { isCodecError } from '../shared/errors.ts';
 import { decodeCommand, encodeCommand, type CommandIO } from './commands/codec.ts';
-import { USAGE, UsageError } from './usage.ts';
+import { deviceCommand } from './commands/device.ts';
+import { importCommand } from './commands/import.ts';
+import { profileCommand } from './commands/profile.ts';
+import { statusCommand } from './commands/status.ts';
+import { InputError, USAGE, UsageError } from './usage.ts';
 
-type Command = (args: string[], io: CommandIO) => Promise<void>;
+/** What a command gets: stdout and stdin through `io`, plus stderr for progress and warnings. */
+export type CommandContext = CommandIO & { readonly stderr: (text: string) => void };
+type Command = (args: string[], io: CommandContext) => Promise<void>;
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['decode', decodeCommand],
   ['encode', encodeCommand],
+  ['profile', profileCommand],
+  ['device', deviceCommand],
+  ['import', importCommand],
+  ['status', statusCommand],
 ]);
 
 const defaultIO: CommandIO = {
@@ -25,12 +35,16 @@ export async function main(argv: string[], io: CommandIO = defaultIO, stderr: (t
   const command = COMMANDS.get(name);
   try {
     if (command === undefined) throw new UsageError(`unknown command "${name}"`);
-    await command(rest, io);
+    await command(rest, { ...io, stderr });
     return 0;
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
       stderr(`lwm2m-bs: ${(error as Error).message}\nRun "lwm2m-bs help" for usage.\n`);
       return 2;
+    }
+    if (error instanceof InputError) {
+      stderr(`lwm2m-bs: ${error.message}\n`);
+      return 1;
     }
     if (isCodecError(error)) {
       stderr(`lwm2m-bs: ${error.code}: ${error.message}\n`);

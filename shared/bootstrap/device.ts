@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { serverAccountSchema, profileName, treeContentFormat } from './profile.ts';
+import { serverAccountOverrideSchema, profileName, treeContentFormat } from './profile.ts';
 import { oscoreContextSchema, securityModeName, serverCredentialsSchema } from './credentials.ts';
 
 /** Endpoint Client Name as clients send it in `ep=`: printable, no spaces, at most 255 bytes. */
@@ -54,7 +54,7 @@ export type DeviceStatus = z.infer<typeof deviceStatusSchema>;
 
 /** Overrides a device may carry; each replaces the profile's value for that server or option. */
 export const deviceOverridesSchema = z.strictObject({
-  servers: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), serverAccountSchema.partial().omit({ shortServerId: true })).optional(),
+  servers: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), serverAccountOverrideSchema).optional(),
   contentFormat: treeContentFormat.optional(),
 });
 

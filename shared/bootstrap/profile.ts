@@ -32,6 +32,9 @@ export const treeContentFormat = z.union([z.number().int(), z.string()]).transfo
  */
 export const credentialSource = z.enum(['device', 'profile']);
 
+// Q is LwM2M 1.0's queue mode (UQ, SQ, UQS); 1.1 moved it out but 1.0 clients still take it.
+const bindingText = z.string().regex(/^[UMHTSNQ]+$/, 'letters from U, M, H, T, S, N (and Q for LwM2M 1.0)');
+
 /** One LwM2M Server account: a Security instance (/0) and its Server instance (/1). */
 export const serverAccountSchema = z.strictObject({
   shortServerId,
@@ -44,7 +47,7 @@ export const serverAccountSchema = z.strictObject({
   securityInstanceId: z.number().int().min(0).max(65534).optional(),
   serverInstanceId: z.number().int().min(0).max(65534).optional(),
   lifetime: seconds.default(86400),
-  binding: z.string().regex(/^[UMHTSN]+$/, 'letters from U, M, H, T, S, N').default('U'),
+  binding: bindingText.default('U'),
   defaultMinPeriod: seconds.optional(),
   defaultMaxPeriod: seconds.optional(),
   notificationStoring: z.boolean().default(false),
@@ -69,6 +72,22 @@ export const serverAccountSchema = z.strictObject({
   oscore: z.union([z.literal('device'), oscoreContextSchema]).optional(),
 });
 export type ServerAccount = z.infer<typeof serverAccountSchema>;
+
+/**
+ * A device's override of one account: only the fields it names. Spelled without defaults,
+ * because `.partial()` keeps them and an override of `lifetime` would reset the security mode.
+ */
+export const serverAccountOverrideSchema = serverAccountSchema
+  .omit({ shortServerId: true, securityMode: true, credentialSource: true, lifetime: true, binding: true, notificationStoring: true })
+  .partial()
+  .extend({
+    securityMode: securityModeName.optional(),
+    credentialSource: credentialSource.optional(),
+    lifetime: seconds.optional(),
+    binding: bindingText.optional(),
+    notificationStoring: z.boolean().optional(),
+  });
+export type ServerAccountOverride = z.infer<typeof serverAccountOverrideSchema>;
 
 /**
  * Options for the client's Bootstrap-Server account. When present, the engine rewrites that

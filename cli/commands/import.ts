@@ -1,0 +1,237 @@
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { CsvError, parse as parseCsv } from 'csv-parse';
+import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
+import {
+  csvRecordToInput,
+  DeviceImportValidator,
+  IMPORT_FORMATS,
+  ImportFileError,
+  importFormatForFile,
+  parseCsvHeader,
+  parseJsonRow,
+  type CsvLayout,
+  type ImportFormat,
+  type RejectedRow,
+  type RowPosition,
+} from '../../shared/bootstrap/device-import.ts';
+import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
+import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
+import { onePositional, printJson, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
+import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
+import { InputError, UsageError } from '../usage.ts';
+import { allProfiles } from './profile.ts';
+
+export type ImportIO = AdminIO & { readonly stderrIsTTY?: boolean };
+
+/** Devices per putDevices call: progress moves, and a store failure stops after one chunk's worth. */
+const WRITE_CHUNK = 1000;
+/** Rejections printed to the terminal; `--report` holds them all. */
+const PRINTED_REJECTIONS = 100;
+
+/** What `--report` writes and `--json` prints. */
+export interface ImportReport {
+  readonly file: string;
+  readonly format: ImportFormat;
+  readonly dryRun: boolean;
+  readonly rows: number;
+  readonly rejectedRows: number;
+  readonly written: number;
+  readonly rejected: readonly RejectedRow[];
+}
+
+/**
+ * `lwm2m-bs import <file>`: every row is validated before the first write, and one bad row
+ * means nothing is written. The store has no transactions, so this is the only way to keep
+ * an import all-or-nothing for bad input.
+ */
+export async function importCommand(args: string[], io: ImportIO, open: StoreOpener = openDataDirStore): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      ...STORE_OPTIONS,
+      format: { type: 'string', short: 'f' },
+      'dry-run': { type: 'boolean', default: false },
+      report: { type: 'string' },
+      progress: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const file = onePositional('import', positionals, 'file (or - for stdin)');
+  const format = chooseFormat(file, values.format);
+  const progress = new Progress(values.progress || (io.stderrIsTTY ?? process.stderr.isTTY === true), io.stderr);
+
+  const report = await withStore(open, values['data-dir'], async (store): Promise<ImportReport> => {
+    const validator = new DeviceImportValidator({
+      profiles: new Map((await allProfiles(store)).map((profile) => [profile.name, profile])),
+      check: checkBootstrapConfiguration,
+      csv: format === 'csv',
+    });
+    try {
+      for await (const row of readRows(format, file, io)) {
+        if ('reason' in row) validator.addUnreadable(row.position, row.reason, row.endpoint);
+        else validator.add(row.input, row.position);
+        progress.tick('validated', validator.rows);
+      }
+    } catch (error) {
+      if (error instanceof ImportFileError) throw new InputError(`${file}: ${error.message}; nothing written`);
+      throw error;
+    }
+    progress.done('validated', validator.rows);
+    const base = { file, format, dryRun: values['dry-run'], rows: validator.rows, rejectedRows: validator.rejectedRows };
+    if (validator.rejected.length > 0 || values['dry-run']) return { ...base, written: 0, rejected: validator.rejected };
+    const written = await writeDevices(store, validator.devices, progress);
+    return { ...base, written: written.written, rejected: written.rejected };
+  });
+
+  if (values.report !== undefined) await writeFile(values.report, `${JSON.stringify(report, null, 2)}\n`);
+  if (values.json) printJson(io, report);
+  else printReport(io, report, values.report);
+  if (report.rejectedRows > 0) throw new InputError(`import refused: ${report.rejectedRows} of ${report.rows} rows rejected; nothing written`);
+  if (report.rejected.length > 0) {
+    throw new InputError(`the store refused ${report.rejected.length} of ${report.rows} devices; the other ${report.written} were written`);
+  }
+}
+
+function chooseFormat(file: string, flag: string | undefined): ImportFormat {
+  if (flag !== undefined) {
+    if (!(IMPORT_FORMATS as readonly string[]).includes(flag)) throw new UsageError(`--format takes ${IMPORT_FORMATS.join(', ')}; got "${flag}"`);
+    return flag as ImportFormat;
+  }
+  const guessed = file === '-' ? undefined : importFormatForFile(file);
+  if (guessed === undefined) throw new UsageError(`cannot tell the format of ${file === '-' ? 'stdin' : file}; give --format ${IMPORT_FORMATS.join('|')}`);
+  return guessed;
+}
+
+type Row =
+  | { readonly input: unknown; readonly position: RowPosition }
+  | { readonly reason: string; readonly endpoint?: string; readonly position: RowPosition };
+
+async function* readRows(format: ImportFormat, file: string, io: ImportIO): AsyncGenerator<Row> {
+  const source = await openSource(file, io);
+  if (format === 'csv') yield* csvRows(source);
+  else if (format === 'jsonl') yield* jsonLinesRows(source);
+  else yield* jsonArrayRows(source);
+}
+
+async function openSource(file: string, io: ImportIO): Promise<Readable> {
+  if (file === '-') return Readable.from([await io.readStdin()]);
+  // Opened first, so a missing file is bad input rather than an error event mid-stream.
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    throw new InputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return handle.createReadStream({ encoding: 'utf8' });
+}
+
+async function* csvRows(source: Readable): AsyncGenerator<Row> {
+  // Field counts are checked per row (csvRecordToInput), so one short row is a rejection, not the end of the parse.
+  const parser = source.pipe(parseCsv({ bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, info: true }));
+  let layout: CsvLayout | undefined;
+  let row = 0;
+  try {
+    for await (const record of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (layout === undefined) {
+        layout = parseCsvHeader(record.record);
+        continue;
+      }
+      row += 1;
+      const position = { row, line: record.info.lines };
+      const result = csvRecordToInput(layout, record.record);
+      yield 'reason' in result ? { ...result, position } : { input: result.input, position };
+    }
+  } catch (error) {
+    // csv-parse's messages quote the offending field; keep its code and line only.
+    if (error instanceof CsvError) throw new ImportFileError(`malformed CSV (${error.code})`, typeof error['lines'] === 'number' ? error['lines'] : undefined);
+    throw error;
+  }
+  if (layout === undefined) throw new ImportFileError('the file is empty; a CSV import needs a header row');
+}
+
+async function* jsonLinesRows(source: Readable): AsyncGenerator<Row> {
+  let line = 0;
+  let row = 0;
+  for await (const text of createInterface({ input: source, crlfDelay: Infinity })) {
+    line += 1;
+    if (text.trim() === '') continue;
+    row += 1;
+    const parsed = parseJsonRow(text);
+    yield 'reason' in parsed ? { reason: parsed.reason, position: { row, line } } : { input: parsed.value, position: { row, line } };
+  }
+}
+
+async function* jsonArrayRows(source: Readable): AsyncGenerator<Row> {
+  let text = '';
+  for await (const chunk of source) text += String(chunk);
+  const parsed = parseJsonRow(text);
+  if ('reason' in parsed) throw new ImportFileError(`${parsed.reason}; use --format jsonl for one entry per line`);
+  if (!Array.isArray(parsed.value)) throw new ImportFileError('a JSON import is an array of device entries');
+  let row = 0;
+  for (const input of parsed.value as unknown[]) {
+    row += 1;
+    yield { input, position: { row } };
+  }
+}
+
+async function writeDevices(store: BootstrapStore, devices: readonly DeviceEntry[], progress: Progress): Promise<{ written: number; rejected: RejectedRow[] }> {
+  let written = 0;
+  const rejected: RejectedRow[] = [];
+  for (let start = 0; start < devices.length; start += WRITE_CHUNK) {
+    const chunk = devices.slice(start, start + WRITE_CHUNK);
+    const result = await store.putDevices(chunk);
+    written += result.written;
+    if (result.rejected.length > 0) {
+      const rows = new Map(chunk.map((device, index) => [device.endpoint, start + index + 1]));
+      for (const refusal of result.rejected) rejected.push({ row: rows.get(refusal.endpoint) ?? 0, endpoint: refusal.endpoint, field: '(store)', reason: refusal.reason });
+    }
+    progress.tick('written', written, true);
+  }
+  progress.done('written', written);
+  return { written, rejected };
+}
+
+function printReport(io: ImportIO, report: ImportReport, reportFile: string | undefined): void {
+  if (report.rejected.length === 0) {
+    io.stdout(report.dryRun ? `${report.rows} devices valid; nothing written (--dry-run)\n` : `imported ${report.written} devices from ${report.file}\n`);
+    return;
+  }
+  io.stdout(`${report.rejected.length} problems in ${report.rejectedRows || report.rejected.length} rows:\n`);
+  for (const rejection of report.rejected.slice(0, PRINTED_REJECTIONS)) {
+    const where = rejection.line === undefined ? `row ${rejection.row}` : `line ${rejection.line}`;
+    io.stdout(`  ${where.padEnd(11)} ${(rejection.endpoint ?? '-').padEnd(24)} ${rejection.field}: ${rejection.reason}\n`);
+  }
+  const more = report.rejected.length - PRINTED_REJECTIONS;
+  if (more > 0) io.stdout(`  ... and ${more} more${reportFile === undefined ? ' (--report <file> writes them all)' : ` (all in ${reportFile})`}\n`);
+}
+
+/** Row counts on stderr, every 1000 rows or once a second, for files long enough to wonder about. */
+class Progress {
+  readonly #enabled: boolean;
+  readonly #write: ((text: string) => void) | undefined;
+  #last = Date.now();
+  #printed = false;
+
+  constructor(enabled: boolean, write: ((text: string) => void) | undefined) {
+    this.#enabled = enabled;
+    this.#write = write;
+  }
+
+  tick(what: string, count: number, always = false): void {
+    if (!this.#enabled || this.#write === undefined) return;
+    const now = Date.now();
+    if (!always && count % 1000 !== 0 && now - this.#last < 1000) return;
+    this.#last = now;
+    this.#printed = true;
+    this.#write(`lwm2m-bs: ${what} ${count} rows\n`);
+  }
+
+  done(what: string, count: number): void {
+    if (this.#printed && this.#write !== undefined) this.#write(`lwm2m-bs: ${what} ${count} rows, done\n`);
+    this.#printed = false;
+  }
+}

@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { startLocalServer } from '../../server/local-server.ts';
+import { parseSeedConfig, type SeedConfig } from '../../server/seed-config.ts';
+import type { GatewayLogEvent } from '../../server/gateway/bootstrap-gateway.ts';
+import { TestLwm2mServer } from '../../simulator/lwm2m-server.ts';
+import { resolveDataDir } from '../data-dir.ts';
+import { UsageError } from '../usage.ts';
+import type { CommandIO } from './codec.ts';
+
+/**
+ * `lwm2m-bs serve`: the bootstrap server on UDP with its store under the data directory.
+ * Runs until SIGINT or SIGTERM, then lets running sessions record their outcome.
+ */
+export async function serveCommand(args: string[], io: CommandIO): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', short: 'p', default: '5683' },
+      'data-dir': { type: 'string', short: 'd' },
+      config: { type: 'string', short: 'c' },
+      bind4: { type: 'string' },
+      bind6: { type: 'string' },
+      'no-ipv6': { type: 'boolean', default: false },
+      'demo-server': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const port = parsePort(values.port, '--port');
+  const demoPort = values['demo-server'] === undefined ? undefined : parsePort(values['demo-server'], '--demo-server');
+  const dataDir = resolveDataDir(values['data-dir']);
+  let seed: SeedConfig | undefined;
+  if (values.config !== undefined) seed = parseSeedConfig(JSON.parse(await readFile(values.config, 'utf8')) as unknown);
+
+  const print = (line: string): void => io.stdout(`${line}\n`);
+  const log = (event: GatewayLogEvent): void => print(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : describeEvent(event));
+
+  const demo = demoPort === undefined ? undefined : await TestLwm2mServer.start({ port: demoPort, host: '0.0.0.0' });
+  const server = await startLocalServer({
+    dataDir,
+    port,
+    ...(values.bind4 !== undefined && { host4: values.bind4 }),
+    ...(values['no-ipv6'] ? { host6: false } : values.bind6 !== undefined ? { host6: values.bind6 } : {}),
+    ...(seed !== undefined && { seed }),
+    log,
+  });
+  const v4 = server.gateway.coap.address('IPv4');
+  const v6 = server.gateway.coap.address('IPv6');
+  print(`lwm2m-bs: bootstrap server listening on ${[v4 && `udp ${v4.address}:${v4.port}`, v6 && `udp [${v6.address}]:${v6.port}`].filter(Boolean).join(' and ')}`);
+  print(`lwm2m-bs: data directory ${dataDir}${seed ? `, loaded ${seed.profiles.length} profiles and ${seed.devices.length} devices from ${values.config}` : ''}`);
+  if (demo) print(`lwm2m-bs: demo LwM2M server (registrations only) on udp 0.0.0.0:${demo.port}`);
+  const stopping = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const registrationsPrinted = new Set<string>();
+  const poll = demo
+    ? setInterval(() => {
+        for (const registration of demo.registrations()) {
+          if (registrationsPrinted.has(registration.location)) continue;
+          registrationsPrinted.add(registration.location);
+          print(`registered: ${registration.endpoint} (LwM2M ${registration.version ?? '?'}, lifetime ${registration.lifetime ?? '?'} s) at /${registration.location}`);
+        }
+      }, 200)
+    : undefined;
+  await stopping;
+  if (poll) clearInterval(poll);
+  print('lwm2m-bs: stopping; waiting for running sessions to record their outcome');
+  await server.close();
+  await demo?.close();
+}
+
+function parsePort(text: string, flag: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be a port number, got "${text}"`);
+  return port;
+}
+
+function describeEvent(event: GatewayLogEvent): string {
+  switch (event.event) {
+    case 'bootstrap-started':
+      return `bootstrap ${event.kind === 'bspack' ? 'pack' : 'started'}: ${event.endpoint} from ${event.peer} (session ${event.sessionId})`;
+    case 'bootstrap-ended':
+      return `bootstrap ${event.outcome}: ${event.endpoint} in ${event.ms} ms${event.detail ? ` (${event.detail})` : ''}`;
+    case 'bootstrap-rejected':
+      return `bootstrap rejected: ${event.endpoint} from ${event.peer}: ${event.reason}`;
+    case 'error':
+      return `error: ${event.message}`;
+  }
+}

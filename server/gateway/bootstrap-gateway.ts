@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { CoapCode } from '../../shared/coap/code.ts';
+import { queryParameters, uriPathString } from '../../shared/coap/uri.ts';
+import { ContentFormat } from '../../shared/content/format.ts';
+import { encodeBootstrapPack, BootstrapPackFormatError } from '../../shared/bootstrap/bspack.ts';
+import { CONTRACT_VERSION, type BootstrapRequested, type Downlink } from '../../shared/bootstrap/contract.ts';
+import { endpointName } from '../../shared/bootstrap/device.ts';
+import type { SessionResult } from '../../shared/bootstrap/session.ts';
+import { CoapEndpoint, type CoapEndpointOptions, type CoapPeer, type IncomingRequest, type OutgoingResponse } from '../coap/endpoint.ts';
+import type { BackendChannel } from './backend-channel.ts';
+import { SessionRunner } from './session-runner.ts';
+
+export interface BootstrapGatewayOptions {
+  readonly gatewayId: string;
+  readonly backend: BackendChannel;
+  readonly coap: Omit<CoapEndpointOptions, 'onRequest'>;
+  /** Per request to the client, on top of CoAP retransmission. */
+  readonly requestTimeoutMs?: number;
+  readonly log?: (event: GatewayLogEvent) => void;
+}
+
+export type GatewayLogEvent =
+  | { readonly event: 'bootstrap-started'; readonly endpoint: string; readonly sessionId: string; readonly peer: string; readonly kind: 'bs' | 'bspack' }
+  | { readonly event: 'bootstrap-ended'; readonly endpoint: string; readonly sessionId: string; readonly outcome: string; readonly detail?: string; readonly ms: number }
+  | { readonly event: 'bootstrap-rejected'; readonly endpoint: string; readonly reason: string; readonly peer: string }
+  | { readonly event: 'error'; readonly message: string };
+
+const badRequest = (text: string): OutgoingResponse => ({ code: CoapCode.BAD_REQUEST, contentFormat: ContentFormat.TEXT, payload: new TextEncoder().encode(text) });
+
+/**
+ * The CoAP face of the bootstrap server: serves `POST /bs` and `GET /bspack`, asks the backend
+ * for a plan, and runs one session per endpoint with the client. Outcomes go back to the
+ * backend, which records them.
+ */
+export class BootstrapGateway {
+  private readonly options: BootstrapGatewayOptions;
+  private readonly sessions = new Map<string, SessionRunner>();
+  private readonly pendingOutcomes = new Set<Promise<void>>();
+  private coapEndpoint: CoapEndpoint | undefined;
+  private readonly stats = { bootstrapsStarted: 0, bootstrapsEnded: 0, bootstrapsRejected: 0, bspackServed: 0, sessionsCancelled: 0 };
+
+  private constructor(options: BootstrapGatewayOptions) {
+    this.options = options;
+  }
+
+  static async start(options: BootstrapGatewayOptions): Promise<BootstrapGateway> {
+    const gateway = new BootstrapGateway(options);
+    gateway.coapEndpoint = await CoapEndpoint.open({ ...options.coap, onRequest: (request) => gateway.handle(request) });
+    return gateway;
+  }
+
+  get coap(): CoapEndpoint {
+    if (!this.coapEndpoint) throw new Error('gateway not started');
+    return this.coapEndpoint;
+  }
+
+  counters(): Readonly<Record<string, number>> {
+    return { ...this.coap.counters(), ...this.stats, activeSessions: this.sessions.size };
+  }
+
+  /** Sessions still running; outcomes are written before close() resolves. */
+  async close(): Promise<void> {
+    for (const session of this.sessions.values()) session.cancel('server shutting down');
+    await Promise.allSettled([...this.sessions.values()].map((session) => session.done));
+    await Promise.allSettled([...this.pendingOutcomes]);
+    await this.coap.close();
+  }
+
+  private async handle(request: IncomingRequest): Promise<OutgoingResponse> {
+    const path = uriPathString(request.message.options);
+    const method = request.message.code;
+    if (path === '/bs') {
+      return method === CoapCode.POST ? this.bootstrapRequest(request, 'bs') : { code: CoapCode.METHOD_NOT_ALLOWED };
+    }
+    if (path === '/bspack') {
+      return method === CoapCode.GET ? this.bootstrapRequest(request, 'bspack') : { code: CoapCode.METHOD_NOT_ALLOWED };
+    }
+    return { code: CoapCode.NOT_FOUND };
+  }
+
+  private async bootstrapRequest(request: IncomingRequest, kind: 'bs' | 'bspack'): Promise<OutgoingResponse> {
+    let query: Map<string, string>;
+    try {
+      query = queryParameters(request.message.options);
+    } catch {
+      return badRequest('query parameter given twice');
+    }
+    const endpoint = endpointName.safeParse(query.get('ep'));
+    if (!endpoint.success) return badRequest(query.has('ep') ? 'invalid endpoint name' : 'missing ep');
+    const pctText = query.get('pct');
+    const pct = pctText === undefined ? undefined : Number(pctText);
+    if (pct !== undefined && !(Number.isInteger(pct) && pct >= 0 && pct <= 0xffff)) return badRequest('invalid pct');
+
+    const uplink: BootstrapRequested = {
+      v: CONTRACT_VERSION,
+      type: 'bootstrap-requested',
+      requestId: randomUUID(),
+      gatewayId: this.options.gatewayId,
+      endpoint: endpoint.data,
+      peer: { address: request.peer.address, port: request.peer.port },
+      transport: 'udp',
+      kind,
+      ...(pct !== undefined && { preferredContentFormat: pct }),
+      ...(request.message.options.accept !== undefined && { accept: request.message.options.accept }),
+      receivedAt: new Date().toISOString(),
+    };
+    let answer: Downlink;
+    try {
+      answer = await this.options.backend.exchange(uplink);
+    } catch (error) {
+      this.log({ event: 'error', message: `backend: ${error instanceof Error ? error.message : String(error)}` });
+      return { code: CoapCode.SERVICE_UNAVAILABLE };
+    }
+    if (answer.type === 'bootstrap-rejected') {
+      this.stats.bootstrapsRejected += 1;
+      this.log({ event: 'bootstrap-rejected', endpoint: endpoint.data, reason: answer.reason, peer: describe(request.peer) });
+      return badRequest(answer.reason);
+    }
+    if (answer.type !== 'bootstrap-planned') return { code: CoapCode.INTERNAL_SERVER_ERROR };
+    const startedAt = new Date();
+    this.log({ event: 'bootstrap-started', endpoint: endpoint.data, sessionId: answer.sessionId, peer: describe(request.peer), kind });
+    this.stats.bootstrapsStarted += 1;
+
+    if (kind === 'bspack') return this.bootstrapPack(answer.sessionId, endpoint.data, startedAt, answer.plan, request.message.options.accept);
+
+    this.sessions.get(endpoint.data)?.cancel('superseded by a new Bootstrap-Request');
+    const runner = new SessionRunner(this.coap, request.peer, {
+      endpoint: endpoint.data,
+      sessionId: answer.sessionId,
+      startedAt,
+      requestTimeoutMs: this.options.requestTimeoutMs ?? 60_000,
+    });
+    this.sessions.set(endpoint.data, runner);
+    void runner.done.then((result) => {
+      if (this.sessions.get(endpoint.data) === runner) this.sessions.delete(endpoint.data);
+      if (result.outcome === 'cancelled') this.stats.sessionsCancelled += 1;
+      this.reportOutcome(runner.sessionId, endpoint.data, 'bs', startedAt, result);
+    });
+    // The client must see 2.04 before our first request: start on the next turn, after the
+    // endpoint has sent the piggybacked answer.
+    setImmediate(() => runner.start(answer.plan, pct));
+    return { code: CoapCode.CHANGED };
+  }
+
+  private bootstrapPack(
+    sessionId: string,
+    endpoint: string,
+    startedAt: Date,
+    plan: Parameters<typeof encodeBootstrapPack>[0],
+    accept: number | undefined,
+  ): OutgoingResponse {
+    try {
+      const pack = encodeBootstrapPack(plan, accept);
+      this.stats.bspackServed += 1;
+      // The client does not confirm a pack; delivery is the success we can observe.
+      this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'success', contentFormat: pack.contentFormat, clientVersion: '1.2' });
+      return { code: CoapCode.CONTENT, contentFormat: pack.contentFormat, payload: pack.payload };
+    } catch (error) {
+      if (!(error instanceof BootstrapPackFormatError)) throw error;
+      this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'client-error', detail: `bspack: ${error.message}` });
+      return { code: CoapCode.NOT_ACCEPTABLE };
+    }
+  }
+
+  private reportOutcome(sessionId: string, endpoint: string, kind: 'bs' | 'bspack', startedAt: Date, result: SessionResult): void {
+    const endedAt = new Date();
+    this.stats.bootstrapsEnded += 1;
+    this.log({
+      event: 'bootstrap-ended',
+      endpoint,
+      sessionId,
+      outcome: result.outcome,
+      ...(result.detail !== undefined && { detail: result.detail }),
+      ms: endedAt.getTime() - startedAt.getTime(),
+    });
+    const pending = withRetries(() => this.options.backend.exchange({
+        v: CONTRACT_VERSION,
+        type: 'bootstrap-ended',
+        sessionId,
+        gatewayId: this.options.gatewayId,
+        endpoint,
+        kind,
+        outcome: result.outcome,
+        ...(result.clientVersion !== undefined && { clientVersion: result.clientVersion }),
+        ...(result.contentFormat !== undefined && { contentFormat: result.contentFormat }),
+        ...(result.detail !== undefined && { detail: result.detail.slice(0, 1024) }),
+        ...(result.reads !== undefined && { reads: result.reads }),
+        startedAt: startedAt.toISOString(),
+        endedAt: endedAt.toISOString(),
+      }))
+      .then(
+        () => undefined,
+        (error: unknown) => this.log({ event: 'error', message: `recording outcome of ${endpoint}: ${error instanceof Error ? error.message : String(error)}` }),
+      )
+      .finally(() => this.pendingOutcomes.delete(pending));
+    this.pendingOutcomes.add(pending);
+  }
+
+  private log(event: GatewayLogEvent): void {
+    this.options.log?.(event);
+  }
+}
+
+/**
+ * An outcome must not be lost to a passing store or network fault: retry with backoff. Past
+ * the last attempt the error is logged with the endpoint (never the plan's keys).
+ */
+async function withRetries<T>(attempt: () => Promise<T>, delaysMs: readonly number[] = [200, 1000, 5000]): Promise<T> {
+  for (let index = 0; ; index += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const delay = delaysMs[index];
+      if (delay === undefined) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+function describe(peer: CoapPeer): string {
+  return peer.family === 'IPv6' ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+}

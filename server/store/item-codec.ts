@@ -1,0 +1,129 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { z } from 'zod';
+import { deviceEntrySchema, deviceStatusSchema, type DeviceEntry, type DeviceStatus } from '../../shared/bootstrap/device.ts';
+import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
+import type { IdentityKind } from '../../shared/bootstrap/store.ts';
+import { DEVICE_ATTRIBUTE, ITEM_KIND, PARTITION_KEY, SORT_KEY } from './table.ts';
+
+export type Item = Record<string, AttributeValue>;
+
+/**
+ * A stored item the current schemas refuse. The message names the item key and the field,
+ * never values: device items hold key material.
+ */
+export class StoreCorruptionError extends Error {
+  readonly itemKey: string;
+  constructor(itemKey: string, problem: string) {
+    super(`stored item ${itemKey} is corrupted: ${problem}`);
+    this.name = 'StoreCorruptionError';
+    this.itemKey = itemKey;
+  }
+}
+
+export function profileKey(name: string): Item {
+  return { [PARTITION_KEY]: { S: ITEM_KIND.profile.prefix + name }, [SORT_KEY]: { S: ITEM_KIND.profile.sortKey } };
+}
+
+export function deviceKey(endpoint: string): Item {
+  return { [PARTITION_KEY]: { S: ITEM_KIND.device.prefix + endpoint }, [SORT_KEY]: { S: ITEM_KIND.device.sortKey } };
+}
+
+export function unknownEndpointKey(endpoint: string): Item {
+  return { [PARTITION_KEY]: { S: ITEM_KIND.unknownEndpoint.prefix + endpoint }, [SORT_KEY]: { S: ITEM_KIND.unknownEndpoint.sortKey } };
+}
+
+/** The value each identity index holds for a device; absent identities are not indexed. */
+export function deviceIdentityValues(device: DeviceEntry): Record<IdentityKind, string | undefined> {
+  const credentials = device.bootstrapCredentials;
+  return {
+    imsi: device.identities.imsi,
+    iccid: device.identities.iccid,
+    imei: device.identities.imei,
+    // Only a PSK identity is looked up at the DTLS handshake; other modes' `identity` is unused.
+    pskIdentity: credentials?.securityMode === 'psk' ? credentials.identity : undefined,
+  };
+}
+
+export function encodeProfile(profile: Profile): Item {
+  return { ...profileKey(profile.name), [DEVICE_ATTRIBUTE.doc]: { S: JSON.stringify(profile) } };
+}
+
+/** The configuration part of a device entry: status is the backend's record, not configuration. */
+export function deviceDoc(device: DeviceEntry): string {
+  return JSON.stringify({ ...device, status: undefined });
+}
+
+/**
+ * Normalizes an ISO time so string comparison orders it: `z.iso.datetime()` accepts any
+ * sub-second precision, and `...:00Z` sorts after `...:00.5Z` as text.
+ */
+export function comparableTime(iso: string): string {
+  return new Date(iso).toISOString();
+}
+
+export function decodeProfile(item: Item): Profile {
+  const itemKey = describeKey(item);
+  const profile = parseDoc(item, itemKey, profileSchema);
+  if (stringAttribute(item, PARTITION_KEY) !== ITEM_KIND.profile.prefix + profile.name) {
+    throw new StoreCorruptionError(itemKey, 'the profile name does not match the item key');
+  }
+  return profile;
+}
+
+/** Decodes a device item; `status` is merged in when the item carries one (index items do not). */
+export function decodeDevice(item: Item): DeviceEntry {
+  const itemKey = describeKey(item);
+  const device = parseDoc(item, itemKey, deviceEntrySchema);
+  const pk = stringAttribute(item, PARTITION_KEY);
+  if (pk !== undefined && pk !== ITEM_KIND.device.prefix + device.endpoint) {
+    throw new StoreCorruptionError(itemKey, 'the endpoint does not match the item key');
+  }
+  const status = decodeStatus(item, itemKey);
+  return status ? { ...device, status } : device;
+}
+
+function decodeStatus(item: Item, itemKey: string): DeviceStatus | undefined {
+  const text = stringAttribute(item, DEVICE_ATTRIBUTE.status);
+  if (text === undefined) return undefined;
+  return parseJson(text, itemKey, DEVICE_ATTRIBUTE.status, deviceStatusSchema);
+}
+
+function parseDoc<S extends z.ZodType>(item: Item, itemKey: string, schema: S): z.output<S> {
+  const text = stringAttribute(item, DEVICE_ATTRIBUTE.doc);
+  if (text === undefined) throw new StoreCorruptionError(itemKey, `attribute ${DEVICE_ATTRIBUTE.doc} is missing or not a string`);
+  return parseJson(text, itemKey, DEVICE_ATTRIBUTE.doc, schema);
+}
+
+function parseJson<S extends z.ZodType>(text: string, itemKey: string, attribute: string, schema: S): z.output<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // The SyntaxError quotes the text around the fault, which may be key material.
+    throw new StoreCorruptionError(itemKey, `attribute ${attribute} is not valid JSON`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    // zod 4 messages name the path and the expectation, not the received value.
+    const issues = parsed.error.issues.slice(0, 5).map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`);
+    throw new StoreCorruptionError(itemKey, `attribute ${attribute}: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export function stringAttribute(item: Item, name: string): string | undefined {
+  const value = item[name];
+  return value !== undefined && 'S' in value && typeof value.S === 'string' ? value.S : undefined;
+}
+
+export function numberAttribute(item: Item, name: string): number | undefined {
+  const value = item[name];
+  return value !== undefined && 'N' in value && typeof value.N === 'string' ? Number(value.N) : undefined;
+}
+
+/** `PK/SK` for messages; index items carry PK too, as every index projects the table keys. */
+export function describeKey(item: Item): string {
+  const pk = stringAttribute(item, PARTITION_KEY) ?? '(no PK)';
+  const sk = stringAttribute(item, SORT_KEY);
+  return sk === undefined ? pk : `${pk}/${sk}`;
+}

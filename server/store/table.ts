@@ -1,0 +1,145 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
+import type { IdentityKind } from '../../shared/bootstrap/store.ts';
+
+/**
+ * The single-table data model as plain data, so the CDK stack and the adapter cannot drift.
+ *
+ * Items (every one keyed by `PK` and `SK`):
+ * - profile: `PK=PROFILE#<name>`, `SK=PROFILE`, `doc` (the profile as JSON).
+ * - device: `PK=DEVICE#<endpoint>`, `SK=DEVICE`, `doc` (the entry without its status, as JSON),
+ *   `status` (JSON) and `statusStartedAt` (ISO time, compared as a string), and one attribute
+ *   per identity the device has (`imsi`, `iccid`, `imei`, `pskIdentity`).
+ * - unknown endpoint: `PK=UNKNOWN#<endpoint>`, `SK=UNKNOWN`, `endpoint`, `count`, `firstSeen`, `lastSeen`.
+ */
+export const DEFAULT_TABLE_NAME = 'lwm2m-bootstrap';
+
+export const PARTITION_KEY = 'PK';
+export const SORT_KEY = 'SK';
+
+export const ITEM_KIND = {
+  profile: { prefix: 'PROFILE#', sortKey: 'PROFILE' },
+  device: { prefix: 'DEVICE#', sortKey: 'DEVICE' },
+  unknownEndpoint: { prefix: 'UNKNOWN#', sortKey: 'UNKNOWN' },
+} as const;
+
+/** Attributes of a device item besides its keys. */
+export const DEVICE_ATTRIBUTE = {
+  doc: 'doc',
+  status: 'status',
+  statusStartedAt: 'statusStartedAt',
+} as const;
+
+export interface IdentityIndex {
+  readonly indexName: string;
+  /** The device item attribute holding the identity; only devices that have it are indexed. */
+  readonly attribute: string;
+}
+
+/**
+ * One sparse GSI per identity a device can be found by. IMEI gets an index too rather than a
+ * filtered Scan: a Scan reads the whole table for one device, an index costs a write only for
+ * devices that carry an IMEI.
+ *
+ * Projection is INCLUDE [`doc`], between the two usual choices: KEYS_ONLY would cost a GetItem
+ * after every lookup (the PSK identity lookup sits on the DTLS handshake path), ALL would copy
+ * `status` too, so every recorded outcome would also write each index the device is in.
+ * With `doc` alone a lookup is one Query and outcome updates never touch an index; the price is
+ * that a device found this way comes without its status.
+ */
+export const IDENTITY_INDEX: Readonly<Record<IdentityKind, IdentityIndex>> = {
+  imsi: { indexName: 'ByImsi', attribute: 'imsi' },
+  iccid: { indexName: 'ByIccid', attribute: 'iccid' },
+  imei: { indexName: 'ByImei', attribute: 'imei' },
+  pskIdentity: { indexName: 'ByPskIdentity', attribute: 'pskIdentity' },
+};
+
+export const IDENTITY_KINDS = Object.keys(IDENTITY_INDEX) as readonly IdentityKind[];
+
+export const INDEX_PROJECTED_ATTRIBUTES: readonly string[] = [DEVICE_ATTRIBUTE.doc];
+
+/** CreateTable input for the whole model; on-demand billing, as a bootstrap fleet is bursty. */
+export function createTableInput(tableName: string): CreateTableCommandInput {
+  const indexes = Object.values(IDENTITY_INDEX);
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: PARTITION_KEY, AttributeType: 'S' },
+      { AttributeName: SORT_KEY, AttributeType: 'S' },
+      ...indexes.map((index) => ({ AttributeName: index.attribute, AttributeType: 'S' as const })),
+    ],
+    KeySchema: [
+      { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
+      { AttributeName: SORT_KEY, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: indexes.map((index) => ({
+      IndexName: index.indexName,
+      KeySchema: [{ AttributeName: index.attribute, KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
+    })),
+  };
+}
+
+export interface EnsureTableOptions {
+  /** How long to wait for the table and its indexes to become ACTIVE. */
+  readonly timeoutMs?: number;
+  readonly pollMs?: number;
+}
+
+/**
+ * Creates the table when it is missing and waits until it and its indexes are ACTIVE. An
+ * existing table without one of the model's indexes is an error: the adapter's lookups would
+ * fail later with a less helpful message.
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string, options: EnsureTableOptions = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  const pollMs = options.pollMs ?? 500;
+  let table = await describe(client, tableName);
+  if (!table) {
+    try {
+      await client.send(new CreateTableCommand(createTableInput(tableName)));
+    } catch (error) {
+      // Someone else created it between our describe and create: wait for theirs.
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    table = await describe(client, tableName);
+  }
+  for (;;) {
+    if (table) {
+      checkIndexes(table, tableName);
+      if (isActive(table)) return;
+    }
+    if (Date.now() >= deadline) throw new Error(`table ${tableName} did not become ACTIVE in time`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    table = await describe(client, tableName);
+  }
+}
+
+async function describe(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+  try {
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return undefined;
+    throw error;
+  }
+}
+
+function isActive(table: TableDescription): boolean {
+  return table.TableStatus === 'ACTIVE' && (table.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === undefined || index.IndexStatus === 'ACTIVE');
+}
+
+function checkIndexes(table: TableDescription, tableName: string): void {
+  const present = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const missing = Object.values(IDENTITY_INDEX).filter((index) => !present.has(index.indexName));
+  if (missing.length > 0) {
+    throw new Error(`table ${tableName} lacks the index(es) ${missing.map((index) => index.indexName).join(', ')}; it was created by another tool or version`);
+  }
+}

@@ -1,0 +1,115 @@
+import { compileBootstrapPlan } from './config.ts';
+import { ConfigurationError } from './configuration-error.ts';
+import {
+  CONTRACT_VERSION,
+  uplinkSchema,
+  type BootstrapEnded,
+  type BootstrapRequested,
+  type Downlink,
+  type RejectionReason,
+} from './contract.ts';
+import type { DeviceEntry, DeviceStatus } from './device.ts';
+import type { BootstrapStore } from './store.ts';
+
+/**
+ * The backend half of the gateway contract: stateless, so the same code runs in the local
+ * server and in Lambda. A bootstrap costs it two calls (requested, ended) and three store
+ * requests (device, profile, outcome).
+ */
+export interface BootstrapBackendDeps {
+  readonly store: BootstrapStore;
+  readonly newSessionId: () => string;
+  readonly now: () => Date;
+}
+
+/** Thrown for an uplink that does not match the contract; the message names the field. */
+export class ContractError extends Error {
+  override readonly name = 'ContractError';
+}
+
+export async function handleUplink(input: unknown, deps: BootstrapBackendDeps): Promise<Downlink> {
+  const parsed = uplinkSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ContractError(`invalid uplink at ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'unknown'}`);
+  }
+  const uplink = parsed.data;
+  return uplink.type === 'bootstrap-requested' ? planBootstrap(uplink, deps) : recordBootstrap(uplink, deps);
+}
+
+async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackendDeps): Promise<Downlink> {
+  const { device, profile } = await deps.store.getDeviceWithProfile(request.endpoint);
+  if (!device) {
+    await deps.store.recordUnknownEndpoint(request.endpoint, request.receivedAt);
+    return rejected(request, 'unknown-endpoint', `no device entry for endpoint ${request.endpoint}`);
+  }
+  if (!profile) {
+    return rejectAndRecord(request, device, deps, 'unknown-profile', `profile ${device.profile} does not exist`);
+  }
+  if (request.pskIdentity !== undefined && device.bootstrapCredentials?.identity !== request.pskIdentity) {
+    return rejectAndRecord(request, device, deps, 'identity-mismatch', 'the DTLS identity is not this device\'s bootstrap identity');
+  }
+  try {
+    const plan = compileBootstrapPlan(profile, device);
+    return {
+      v: CONTRACT_VERSION,
+      type: 'bootstrap-planned',
+      requestId: request.requestId,
+      sessionId: deps.newSessionId(),
+      endpoint: request.endpoint,
+      plan,
+    };
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      return rejectAndRecord(request, device, deps, 'invalid-configuration', error.message);
+    }
+    throw error;
+  }
+}
+
+/** A refusal of a known device is recorded on it, so `status` explains why it got 4.00. */
+async function rejectAndRecord(
+  request: BootstrapRequested,
+  device: DeviceEntry,
+  deps: BootstrapBackendDeps,
+  reason: RejectionReason,
+  detail: string,
+): Promise<Downlink> {
+  const status: DeviceStatus = {
+    sessionId: deps.newSessionId(),
+    outcome: 'rejected',
+    startedAt: request.receivedAt,
+    endedAt: deps.now().toISOString(),
+    kind: request.kind,
+    detail: `${reason}: ${detail}`.slice(0, 1024),
+  };
+  await deps.store.recordStatus(device.endpoint, status);
+  return rejected(request, reason, detail);
+}
+
+function rejected(request: BootstrapRequested, reason: RejectionReason, detail: string): Downlink {
+  return {
+    v: CONTRACT_VERSION,
+    type: 'bootstrap-rejected',
+    requestId: request.requestId,
+    endpoint: request.endpoint,
+    reason,
+    detail: detail.slice(0, 1024),
+  };
+}
+
+async function recordBootstrap(ended: BootstrapEnded, deps: BootstrapBackendDeps): Promise<Downlink> {
+  const status: DeviceStatus = {
+    sessionId: ended.sessionId,
+    outcome: ended.outcome,
+    startedAt: ended.startedAt,
+    endedAt: ended.endedAt,
+    kind: ended.kind,
+    ...(ended.clientVersion !== undefined && { clientVersion: ended.clientVersion }),
+    ...(ended.contentFormat !== undefined && { contentFormat: ended.contentFormat }),
+    ...(ended.detail !== undefined && { detail: ended.detail }),
+    ...(ended.reads !== undefined && { reads: ended.reads }),
+  };
+  const stored = await deps.store.recordStatus(ended.endpoint, status);
+  return { v: CONTRACT_VERSION, type: 'bootstrap-recorded', sessionId: ended.sessionId, endpoint: ended.endpoint, stored };
+}

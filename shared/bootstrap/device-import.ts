@@ -1,0 +1,298 @@
+import type { z } from 'zod';
+import type { ConfigurationIssue } from './configuration-error.ts';
+import { deviceEntrySchema, type DeviceEntry } from './device.ts';
+import type { Profile } from './profile.ts';
+
+/**
+ * Bulk device import: rows from a JSON array, JSON Lines or CSV become device entries, and every
+ * row is judged before anything is written. Reading the file is the caller's job (a stream for
+ * large files); this module turns one row at a time into an entry or into rejections, keeping
+ * only maps keyed by endpoint and PSK identity so 100k rows stay linear.
+ *
+ * Nothing in a rejection repeats a row's values: a row may carry keys, and reports are mailed
+ * around and pasted into tickets.
+ */
+
+export type ImportFormat = 'json' | 'jsonl' | 'csv';
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['json', 'jsonl', 'csv'];
+
+/** The format a file name suggests, for when `--format` is not given. */
+export function importFormatForFile(fileName: string): ImportFormat | undefined {
+  const lower = fileName.toLowerCase();
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  if (lower.endsWith('.json')) return 'json';
+  return undefined;
+}
+
+/** Where a row came from: its 1-based position among the rows, and its line in the file when the format has lines. */
+export interface RowPosition {
+  readonly row: number;
+  readonly line?: number;
+}
+
+/** One reason a row was refused. `field` names the CSV column or the entry's field path. */
+export interface RejectedRow extends RowPosition {
+  readonly endpoint?: string;
+  readonly field: string;
+  readonly reason: string;
+}
+
+/** A problem with the file as a whole (bad header, broken quoting, not a JSON array): nothing can be imported. */
+export class ImportFileError extends Error {
+  override readonly name = 'ImportFileError';
+  readonly line: number | undefined;
+
+  constructor(message: string, line?: number) {
+    super(line === undefined ? message : `line ${line}: ${message}`);
+    this.line = line;
+  }
+}
+
+// --- field paths ---------------------------------------------------------------------------
+
+/** A zod issue path as operators read it: `serverCredentials.101.secretKey`, `servers[0].uri`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let text = '';
+  for (const key of path) {
+    if (typeof key === 'number') text += `[${key}]`;
+    else text += text === '' ? String(key) : `.${String(key)}`;
+  }
+  return text === '' ? '(entry)' : text;
+}
+
+/**
+ * A schema's issues as configuration issues. An unrecognized key's name is in `keys`, not in
+ * the path: each becomes its own field. Zod's messages name types and patterns, never values.
+ */
+export function schemaIssues(issues: readonly z.core.$ZodIssue[], name: (path: readonly PropertyKey[]) => string = fieldPath): ConfigurationIssue[] {
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: name([...issue.path, key]), message: 'not a known field' }))
+      : [{ field: name(issue.path), message: issue.message }],
+  );
+}
+
+// --- CSV -----------------------------------------------------------------------------------
+
+const CREDENTIAL_COLUMNS = {
+  identity: 'identity',
+  key: 'secretKey',
+  public_key: 'publicKey',
+  server_public_key: 'serverPublicKey',
+} as const;
+type CredentialColumn = keyof typeof CREDENTIAL_COLUMNS;
+
+const FIXED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  endpoint: ['endpoint'],
+  profile: ['profile'],
+  imsi: ['identities', 'imsi'],
+  iccid: ['identities', 'iccid'],
+  imei: ['identities', 'imei'],
+  bootstrap_mode: ['bootstrapCredentials', 'securityMode'],
+  bootstrap_identity: ['bootstrapCredentials', 'identity'],
+  bootstrap_key: ['bootstrapCredentials', 'secretKey'],
+  bootstrap_public_key: ['bootstrapCredentials', 'publicKey'],
+  bootstrap_server_public_key: ['bootstrapCredentials', 'serverPublicKey'],
+};
+
+/** Column names a CSV import understands, for help texts and error messages. */
+export const CSV_COLUMNS: readonly string[] = [
+  ...Object.keys(FIXED_COLUMNS),
+  ...Object.keys(CREDENTIAL_COLUMNS).map((column) => `server.<ssid>.${column}`),
+];
+
+/** Which entry field each column of a CSV file fills, decided once from its header row. */
+export interface CsvLayout {
+  readonly header: readonly string[];
+  /** Per column, the path in the device entry it fills. */
+  readonly targets: readonly (readonly string[])[];
+}
+
+const SERVER_COLUMN = /^server\.(\d+)\.([a-z_]+)$/;
+
+/** Reads the header row; unknown or repeated columns are a file error, since every row would be wrong. */
+export function parseCsvHeader(header: readonly string[]): CsvLayout {
+  const seen = new Set<string>();
+  const targets = header.map((raw) => {
+    const column = raw.trim();
+    if (seen.has(column)) throw new ImportFileError(`column "${column}" appears twice in the header`, 1);
+    seen.add(column);
+    const fixed = FIXED_COLUMNS[column];
+    if (fixed !== undefined) return fixed;
+    const server = SERVER_COLUMN.exec(column);
+    if (server !== null) {
+      const ssid = Number(server[1]);
+      const credential = server[2] as CredentialColumn;
+      if (!(ssid >= 1 && ssid <= 65534)) throw new ImportFileError(`column "${column}": Short Server ID must be 1 to 65534`, 1);
+      if (Object.hasOwn(CREDENTIAL_COLUMNS, credential)) return ['serverCredentials', String(ssid), CREDENTIAL_COLUMNS[credential]];
+    }
+    throw new ImportFileError(`unknown column "${column}" (columns: ${CSV_COLUMNS.join(', ')})`, 1);
+  });
+  if (!seen.has('endpoint') || !seen.has('profile')) throw new ImportFileError('the header needs the columns "endpoint" and "profile"', 1);
+  return { header: header.map((column) => column.trim()), targets };
+}
+
+/**
+ * One CSV record as the device entry input it describes; empty cells are absent values.
+ * Returns a reason instead when the record's shape is wrong.
+ */
+export function csvRecordToInput(layout: CsvLayout, fields: readonly string[]): { input: Record<string, unknown> } | { reason: string; endpoint?: string } {
+  if (fields.length !== layout.targets.length) {
+    const endpoint = endpointOf({ endpoint: fields[layout.header.indexOf('endpoint')] });
+    return { reason: `has ${fields.length} fields, the header has ${layout.targets.length}`, ...(endpoint !== undefined && { endpoint }) };
+  }
+  const input: Record<string, unknown> = {};
+  layout.targets.forEach((target, index) => {
+    const value = fields[index]!;
+    if (value === '') return;
+    let node = input;
+    for (const key of target.slice(0, -1)) {
+      const next = (node[key] ??= {}) as Record<string, unknown>;
+      node = next;
+    }
+    node[target.at(-1)!] = value;
+  });
+  return { input };
+}
+
+/** The CSV column an entry field came from, so a CSV import's report names columns the operator wrote. */
+export function csvColumnFor(path: readonly PropertyKey[]): string | undefined {
+  const keys = path.map(String);
+  for (const [column, target] of Object.entries(FIXED_COLUMNS)) {
+    if (target.length === keys.length && target.every((key, index) => key === keys[index])) return column;
+  }
+  if (keys.length === 3 && keys[0] === 'serverCredentials') {
+    const column = Object.entries(CREDENTIAL_COLUMNS).find(([, field]) => field === keys[2])?.[0];
+    if (column !== undefined) return `server.${keys[1]}.${column}`;
+  }
+  return undefined;
+}
+
+// --- JSON Lines ----------------------------------------------------------------------------
+
+/**
+ * One JSON Lines line. JSON.parse's own messages quote the input on newer Node versions, so
+ * only the position survives into the reason.
+ */
+export function parseJsonRow(text: string): { value: unknown } | { reason: string } {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    return { reason: position === undefined ? 'not valid JSON' : `not valid JSON (at character ${Number(position) + 1})` };
+  }
+}
+
+// --- validation ----------------------------------------------------------------------------
+
+/** checkBootstrapConfiguration's shape: the issues of a profile with one device, none when it would bootstrap. */
+export type ConfigurationChecker = (profile: Profile, device?: DeviceEntry) => readonly ConfigurationIssue[];
+
+export interface DeviceImportOptions {
+  /** Every profile the store holds, by name: fleets have few profiles and many devices. */
+  readonly profiles: ReadonlyMap<string, Profile>;
+  readonly check?: ConfigurationChecker;
+  /** Set for CSV, so fields are reported by column name. */
+  readonly csv?: boolean;
+}
+
+interface FirstSeen {
+  readonly position: RowPosition;
+  readonly endpoint: string;
+}
+
+function describePosition(position: RowPosition): string {
+  return position.line === undefined ? `row ${position.row}` : `line ${position.line}`;
+}
+
+/**
+ * Judges rows one by one. Valid rows are kept in order for the write; a row is rejected for a
+ * schema error, an unknown profile, an endpoint or bootstrap PSK identity used by an earlier row
+ * of the same file, or a configuration issue the checker finds.
+ */
+export class DeviceImportValidator {
+  readonly devices: DeviceEntry[] = [];
+  readonly rejected: RejectedRow[] = [];
+  #rows = 0;
+  #rejectedRows = 0;
+  readonly #options: DeviceImportOptions;
+  readonly #endpoints = new Map<string, FirstSeen>();
+  readonly #pskIdentities = new Map<string, FirstSeen>();
+
+  constructor(options: DeviceImportOptions) {
+    this.#options = options;
+  }
+
+  /** Rows seen so far. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** Rows refused so far (a row may have several entries in `rejected`). */
+  get rejectedRows(): number {
+    return this.#rejectedRows;
+  }
+
+  /** A row that could not even be read as an entry (bad JSON, wrong field count). */
+  addUnreadable(position: RowPosition, reason: string, endpoint?: string): void {
+    this.#rows += 1;
+    this.#reject(position, endpoint, [{ field: '(row)', reason }]);
+  }
+
+  add(input: unknown, position: RowPosition): void {
+    this.#rows += 1;
+    const endpoint = endpointOf(input);
+    const parsed = deviceEntrySchema.safeParse(input);
+    if (!parsed.success) {
+      const issues = schemaIssues(parsed.error.issues, (path) => this.#field(path));
+      this.#reject(position, endpoint, issues.map((issue) => ({ field: issue.field, reason: issue.message })));
+      return;
+    }
+    const device = parsed.data;
+    const problems: { field: string; reason: string }[] = [];
+    const earlier = this.#endpoints.get(device.endpoint);
+    if (earlier === undefined) this.#endpoints.set(device.endpoint, { position, endpoint: device.endpoint });
+    else problems.push({ field: 'endpoint', reason: `endpoint already on ${describePosition(earlier.position)}` });
+
+    const credentials = device.bootstrapCredentials;
+    if (credentials?.securityMode === 'psk' && credentials.identity !== undefined) {
+      const owner = this.#pskIdentities.get(credentials.identity);
+      if (owner === undefined) this.#pskIdentities.set(credentials.identity, { position, endpoint: device.endpoint });
+      else problems.push({ field: this.#field(['bootstrapCredentials', 'identity']), reason: `same bootstrap PSK identity as ${describePosition(owner.position)} (endpoint ${owner.endpoint})` });
+    }
+
+    const profile = this.#options.profiles.get(device.profile);
+    if (profile === undefined) problems.push({ field: 'profile', reason: `no profile "${device.profile}"` });
+    else if (this.#options.check !== undefined) {
+      for (const issue of this.#options.check(profile, device)) problems.push({ field: this.#checkerField(issue.field), reason: issue.message });
+    }
+
+    if (problems.length > 0) this.#reject(position, device.endpoint, problems);
+    else this.devices.push(device);
+  }
+
+  #reject(position: RowPosition, endpoint: string | undefined, problems: readonly { field: string; reason: string }[]): void {
+    this.#rejectedRows += 1;
+    for (const problem of problems) {
+      this.rejected.push({ ...position, ...(endpoint !== undefined && { endpoint }), field: problem.field, reason: problem.reason });
+    }
+  }
+
+  #field(path: readonly PropertyKey[]): string {
+    return (this.#options.csv === true ? csvColumnFor(path) : undefined) ?? fieldPath(path);
+  }
+
+  /** The checker names device fields `device.serverCredentials.101.secretKey`; a CSV report wants the column. */
+  #checkerField(field: string): string {
+    if (this.#options.csv !== true || !field.startsWith('device.')) return field;
+    return csvColumnFor(field.slice('device.'.length).split('.')) ?? field;
+  }
+}
+
+/** The endpoint a row names, if it is a plausible one; used only to label rejections. */
+function endpointOf(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const endpoint = (input as { endpoint?: unknown }).endpoint;
+  return typeof endpoint === 'string' && endpoint.length > 0 && endpoint.length <= 255 ? endpoint : undefined;
+}

@@ -1,0 +1,294 @@
+import type { ContentTree, InstanceNode, ResourceNode } from '../shared/content/tree.ts';
+import type { BootstrapDiscoverResult, DiscoveredInstance, DiscoveredObject } from '../shared/lwm2m/bootstrap-discover.ts';
+import { pathLevel, type LwM2MPath } from '../shared/lwm2m/path.ts';
+import { SecurityResource } from '../shared/lwm2m/objects/security.ts';
+import { ServerResource } from '../shared/lwm2m/objects/server.ts';
+import type { ResourceValue } from '../shared/lwm2m/value.ts';
+
+/**
+ * What a simulated client holds: its object instances, changed only through the bootstrap
+ * interface (LwM2M Core 1.1 §5.2.7). The Bootstrap-Server Account (the Security instance whose
+ * resource 1 is true), the OSCORE instance it links to, and the Device object are never
+ * affected by Bootstrap-Delete.
+ */
+export const SECURITY = 0;
+export const SERVER = 1;
+export const ACCESS_CONTROL = 2;
+export const DEVICE = 3;
+export const OSCORE = 21;
+
+export type DeleteOutcome = 'deleted' | 'not-found' | 'protected' | 'bad-path';
+
+/** A Server Account: a non-bootstrap Security instance and the Server instance with its Short Server ID. */
+export interface ServerAccount {
+  readonly shortServerId: number;
+  readonly securityInstanceId: number;
+  readonly serverInstanceId: number;
+  readonly uri: string | undefined;
+  readonly lifetime: number | undefined;
+  readonly binding: string | undefined;
+}
+
+/** A Security instance without its keys: for results that get printed. */
+export interface SecurityAccountSummary {
+  readonly instanceId: number;
+  readonly bootstrapServer: boolean;
+  readonly uri?: string;
+  readonly securityMode?: number;
+  readonly shortServerId?: number;
+}
+
+export class ClientObjectStore {
+  readonly #objects = new Map<number, Map<number, InstanceNode>>();
+  /** Objects the client implements, listed by Discover and Register even without instances. */
+  readonly #supported: ReadonlySet<number>;
+
+  constructor(initial: ContentTree, supportedObjects: readonly number[]) {
+    this.#supported = new Set(supportedObjects);
+    for (const object of initial) {
+      for (const instance of object.instances) this.#instances(object.id).set(instance.id, instance);
+    }
+  }
+
+  /** Everything held, sorted by object and instance id; objects without instances are left out. */
+  tree(): ContentTree {
+    return [...this.#objects.entries()]
+      .filter(([, instances]) => instances.size > 0)
+      .sort(([a], [b]) => a - b)
+      .map(([id, instances]) => ({ id, instances: sortedInstances(instances) }));
+  }
+
+  objectIds(): number[] {
+    return [...new Set([...this.#supported, ...this.tree().map((object) => object.id)])].sort((a, b) => a - b);
+  }
+
+  instance(objectId: number, instanceId: number): InstanceNode | undefined {
+    return this.#objects.get(objectId)?.get(instanceId);
+  }
+
+  bootstrapServerInstanceId(): number | undefined {
+    for (const [id, instance] of this.#objects.get(SECURITY) ?? []) {
+      if (isBootstrapAccount(instance)) return id;
+    }
+    return undefined;
+  }
+
+  /** Bootstrap-Delete (Core 1.1 §5.2.7.5). */
+  delete(path: LwM2MPath): DeleteOutcome {
+    const level = pathLevel(path);
+    if (level === 'root') {
+      for (const objectId of [...this.#objects.keys()]) this.#deleteObject(objectId);
+      return 'deleted';
+    }
+    const objectId = path.objectId!;
+    if (level === 'object') {
+      this.#deleteObject(objectId);
+      return 'deleted';
+    }
+    if (level !== 'instance') return 'bad-path';
+    const instances = this.#objects.get(objectId);
+    if (instances === undefined || !instances.has(path.instanceId!)) return 'not-found';
+    if (this.#isProtected(objectId, path.instanceId!)) return 'protected';
+    instances.delete(path.instanceId!);
+    return 'deleted';
+  }
+
+  /**
+   * Bootstrap-Write (Core 1.1 §5.2.7.4): instances are created when absent; in an existing one the
+   * resources written replace theirs and the others stay. `tree` is what decodeContent gave at `path`.
+   */
+  write(path: LwM2MPath, tree: ContentTree): void {
+    const resourceInstanceLevel = pathLevel(path) === 'resourceInstance';
+    for (const object of tree) {
+      const instances = this.#instances(object.id);
+      for (const written of object.instances) {
+        const existing = instances.get(written.id);
+        instances.set(written.id, existing === undefined ? written : mergeInstance(existing, written, resourceInstanceLevel));
+      }
+    }
+  }
+
+  /**
+   * A Bootstrap-Pack (Core 1.2): the whole configuration. Security, Server, Access Control and
+   * OSCORE instances are replaced by the pack's; the Bootstrap-Server Account (and its OSCORE
+   * instance) stay unless the pack carries an instance with the same id.
+   */
+  applyBootstrapPack(tree: ContentTree): void {
+    for (const objectId of [SECURITY, SERVER, ACCESS_CONTROL, OSCORE]) this.#deleteObject(objectId);
+    for (const object of tree) {
+      const instances = this.#instances(object.id);
+      for (const instance of object.instances) instances.set(instance.id, instance);
+    }
+  }
+
+  /** Bootstrap-Read (Core 1.1 §5.2.7.2) of an object or an instance; undefined when absent. */
+  read(path: LwM2MPath): ContentTree | undefined {
+    const instances = this.#objects.get(path.objectId!);
+    if (path.instanceId === undefined) {
+      if (instances === undefined && !this.#supported.has(path.objectId!)) return undefined;
+      return [{ id: path.objectId!, instances: instances === undefined ? [] : sortedInstances(instances) }];
+    }
+    const instance = instances?.get(path.instanceId);
+    return instance === undefined ? undefined : [{ id: path.objectId!, instances: [instance] }];
+  }
+
+  /**
+   * What Bootstrap-Discover reports (Core 1.1 §5.2.7.3): Security instances with `ssid` (none for
+   * the Bootstrap-Server Account) and `uri`, Server instances with `ssid`, OSCORE instances with
+   * the `ssid` of the Security instance linking to them.
+   */
+  discover(lwm2mVersion: string, objectId?: number): BootstrapDiscoverResult {
+    const ids = objectId === undefined ? this.objectIds() : [objectId];
+    const objects: DiscoveredObject[] = ids.map((id) => ({
+      objectId: id,
+      instances: sortedInstances(this.#objects.get(id) ?? new Map()).map((instance) => this.#discovered(id, instance)),
+    }));
+    return { lwm2mVersion, objects };
+  }
+
+  /**
+   * The check a client makes on Bootstrap-Finish: a diagnostic when the configuration is not
+   * usable (no Server Account, or more than one Bootstrap-Server Account), undefined when it is.
+   */
+  finishDiagnostic(): string | undefined {
+    const bootstrapAccounts = [...(this.#objects.get(SECURITY)?.values() ?? [])].filter(isBootstrapAccount);
+    if (bootstrapAccounts.length > 1) return `${bootstrapAccounts.length} Bootstrap-Server Accounts; at most one is allowed`;
+    if (this.serverAccounts().length > 0) return undefined;
+    const ssids = this.#securityInstances().map(([, instance]) => integer(instance, SecurityResource.SHORT_SERVER_ID));
+    if (ssids.length === 0) return 'no Server Account: no Security instance other than the Bootstrap-Server Account';
+    return `no Server Account: no Server instance matches the Short Server ID of any Security instance (${ssids.map((ssid) => ssid ?? 'none').join(', ')})`;
+  }
+
+  /** Server Accounts in Security instance order. */
+  serverAccounts(): ServerAccount[] {
+    const servers = sortedInstances(this.#objects.get(SERVER) ?? new Map());
+    const accounts: ServerAccount[] = [];
+    for (const [securityInstanceId, security] of this.#securityInstances()) {
+      const shortServerId = integer(security, SecurityResource.SHORT_SERVER_ID);
+      if (shortServerId === undefined) continue;
+      const server = servers.find((candidate) => integer(candidate, ServerResource.SHORT_SERVER_ID) === shortServerId);
+      if (server === undefined) continue;
+      accounts.push({
+        shortServerId,
+        securityInstanceId,
+        serverInstanceId: server.id,
+        uri: text(security, SecurityResource.SERVER_URI),
+        lifetime: integer(server, ServerResource.LIFETIME),
+        binding: text(server, ServerResource.BINDING),
+      });
+    }
+    return accounts;
+  }
+
+  securitySummary(): SecurityAccountSummary[] {
+    return sortedInstances(this.#objects.get(SECURITY) ?? new Map()).map((instance) => {
+      const uri = text(instance, SecurityResource.SERVER_URI);
+      const securityMode = integer(instance, SecurityResource.SECURITY_MODE);
+      const shortServerId = integer(instance, SecurityResource.SHORT_SERVER_ID);
+      return {
+        instanceId: instance.id,
+        bootstrapServer: isBootstrapAccount(instance),
+        ...(uri === undefined ? {} : { uri }),
+        ...(securityMode === undefined ? {} : { securityMode }),
+        ...(shortServerId === undefined ? {} : { shortServerId }),
+      };
+    });
+  }
+
+  #discovered(objectId: number, instance: InstanceNode): DiscoveredInstance {
+    let ssid: number | undefined;
+    let uri: string | undefined;
+    if (objectId === SECURITY) {
+      uri = text(instance, SecurityResource.SERVER_URI);
+      if (!isBootstrapAccount(instance)) ssid = integer(instance, SecurityResource.SHORT_SERVER_ID);
+    } else if (objectId === SERVER) {
+      ssid = integer(instance, ServerResource.SHORT_SERVER_ID);
+    } else if (objectId === OSCORE) {
+      const owner = [...(this.#objects.get(SECURITY)?.values() ?? [])].find((security) => linksTo(security, instance.id));
+      if (owner !== undefined && !isBootstrapAccount(owner)) ssid = integer(owner, SecurityResource.SHORT_SERVER_ID);
+    }
+    const validSsid = ssid !== undefined && ssid >= 1 && ssid <= 65534 ? ssid : undefined;
+    return { instanceId: instance.id, ...(validSsid === undefined ? {} : { ssid: validSsid }), ...(uri === undefined ? {} : { uri }) };
+  }
+
+  #securityInstances(): [number, InstanceNode][] {
+    return sortedInstances(this.#objects.get(SECURITY) ?? new Map())
+      .filter((instance) => !isBootstrapAccount(instance))
+      .map((instance) => [instance.id, instance]);
+  }
+
+  #deleteObject(objectId: number): void {
+    const instances = this.#objects.get(objectId);
+    if (instances === undefined) return;
+    for (const instanceId of [...instances.keys()]) {
+      if (!this.#isProtected(objectId, instanceId)) instances.delete(instanceId);
+    }
+  }
+
+  #isProtected(objectId: number, instanceId: number): boolean {
+    if (objectId === DEVICE) return true;
+    const bootstrapId = this.bootstrapServerInstanceId();
+    if (bootstrapId === undefined) return false;
+    if (objectId === SECURITY) return instanceId === bootstrapId;
+    if (objectId === OSCORE) return linksTo(this.instance(SECURITY, bootstrapId)!, instanceId);
+    return false;
+  }
+
+  #instances(objectId: number): Map<number, InstanceNode> {
+    let instances = this.#objects.get(objectId);
+    if (instances === undefined) {
+      instances = new Map();
+      this.#objects.set(objectId, instances);
+    }
+    return instances;
+  }
+}
+
+export function isBootstrapAccount(instance: InstanceNode): boolean {
+  const value = single(instance, SecurityResource.BOOTSTRAP_SERVER);
+  return value?.type === 'boolean' && value.value;
+}
+
+function linksTo(security: InstanceNode, oscoreInstanceId: number): boolean {
+  const value = single(security, SecurityResource.OSCORE_SECURITY_MODE);
+  return value?.type === 'objlnk' && value.value.objectId === OSCORE && value.value.instanceId === oscoreInstanceId;
+}
+
+function single(instance: InstanceNode, resourceId: number): ResourceValue | undefined {
+  const resource = instance.resources.find((candidate) => candidate.id === resourceId);
+  return resource?.kind === 'single' ? resource.value : undefined;
+}
+
+/** An integer resource as a number; written in another integer-like type by some servers, so any is taken. */
+function integer(instance: InstanceNode, resourceId: number): number | undefined {
+  const value = single(instance, resourceId);
+  if (value === undefined) return undefined;
+  if (value.type === 'integer' || value.type === 'unsigned' || value.type === 'time') return Number(value.value);
+  if (value.type === 'float' && Number.isInteger(value.value)) return value.value;
+  return undefined;
+}
+
+function text(instance: InstanceNode, resourceId: number): string | undefined {
+  const value = single(instance, resourceId);
+  return value?.type === 'string' ? value.value : undefined;
+}
+
+function mergeInstance(existing: InstanceNode, written: InstanceNode, resourceInstanceLevel: boolean): InstanceNode {
+  const resources = new Map<number, ResourceNode>(existing.resources.map((resource) => [resource.id, resource]));
+  for (const resource of written.resources) {
+    const old = resources.get(resource.id);
+    if (resourceInstanceLevel && old?.kind === 'multiple' && resource.kind === 'multiple') {
+      const entries = new Map(old.instances.map((entry) => [entry.id, entry]));
+      for (const entry of resource.instances) entries.set(entry.id, entry);
+      resources.set(resource.id, { ...old, instances: [...entries.values()].sort((a, b) => a.id - b.id) });
+    } else {
+      resources.set(resource.id, resource);
+    }
+  }
+  return { id: existing.id, resources: [...resources.values()].sort((a, b) => a.id - b.id) };
+}
+
+function sortedInstances(instances: ReadonlyMap<number, InstanceNode>): InstanceNode[] {
+  return [...instances.values()].sort((a, b) => a.id - b.id);
+}
+

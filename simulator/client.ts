@@ -1,0 +1,259 @@
+import { isIPv6 } from 'node:net';
+import { CoapCode, describeCode } from '../shared/coap/index.ts';
+import { decodeContent } from '../shared/content/registry.ts';
+import type { ContentTree } from '../shared/content/tree.ts';
+import { ROOT_PATH } from '../shared/lwm2m/path.ts';
+import { SecurityMode } from '../shared/lwm2m/objects/security.ts';
+import { booleanValue, integerValue, opaqueValue, stringValue } from '../shared/lwm2m/value.ts';
+import { BootstrapResponder } from './bootstrap-responder.ts';
+import { ClientObjectStore, DEVICE, SECURITY, type SecurityAccountSummary } from './client-state.ts';
+import { register } from './registration.ts';
+import { CoapTransport, type PeerAddress, type TransmissionParameters } from './transport.ts';
+import { defaultPreferredFormat, defaultSupportedFormats, supportedObjects, type ClientVersion } from './versions.ts';
+
+export type { ClientVersion } from './versions.ts';
+
+/**
+ * A simulated LwM2M client that bootstraps (client-initiated: Bootstrap-Request, or for 1.2 the
+ * Bootstrap-Pack) and then registers at the LwM2M server its new configuration names.
+ */
+export interface ClientTimeouts {
+  /** CoAP ACK_TIMEOUT, ACK_RANDOM_FACTOR, MAX_RETRANSMIT (2 s, 1.5, 4). */
+  readonly ackTimeoutMs?: number;
+  readonly ackRandomFactor?: number;
+  readonly maxRetransmit?: number;
+  /** After an empty ACK, how long to wait for the separate response (30 s). */
+  readonly separateResponseTimeoutMs?: number;
+  /** A bootstrap session with no request from the server for this long fails (30 s). */
+  readonly bootstrapIdleMs?: number;
+}
+
+export interface SimulatedClientOptions {
+  readonly endpoint: string;
+  readonly version: ClientVersion;
+  readonly bootstrapServer: PeerAddress;
+  /** `pct` for 1.1 and 1.2 (default 110 for 1.1, 112 for 1.2); 1.0 sends none. Also the Accept of a Bootstrap-Pack request. */
+  readonly preferredFormat?: number;
+  /** Formats a Bootstrap-Write may use; defaults per version (see versions.ts). */
+  readonly supportedFormats?: readonly number[];
+  /** Ask for a Bootstrap-Pack first (1.2 only; default true for 1.2). */
+  readonly useBootstrapPack?: boolean;
+  /** The factory-installed Bootstrap-Server Account; default /0/0 with coap://bootstrapServer. */
+  readonly initialBootstrapAccount?: { readonly instanceId: number; readonly uri: string };
+  /** Register after the bootstrap (default true). */
+  readonly register?: boolean;
+  readonly timeouts?: ClientTimeouts;
+  /** How an unsupported Content-Format is refused (default 4.15; some clients answer 4.06). */
+  readonly rejectFormatWith?: '4.06' | '4.15';
+}
+
+export interface BootstrapRunResult {
+  readonly endpoint: string;
+  readonly version: ClientVersion;
+  readonly ok: boolean;
+  readonly method: 'bs' | 'bspack';
+  readonly error?: string;
+  /** What happened, in order: 'bootstrap-request', 'discover', 'delete /0/1', 'write /0/1 (112)', 'finish', 'register'. */
+  readonly steps: string[];
+  /** The Content-Format of each Bootstrap-Write (or of the pack) received. */
+  readonly formatsReceived: number[];
+  /** The Security instances held at the end, without keys. */
+  readonly security: SecurityAccountSummary[];
+  readonly registeredAt?: { readonly uri: string; readonly location: string };
+  readonly bootstrapMs: number;
+  readonly registerMs?: number;
+}
+
+const DEFAULT_BOOTSTRAP_IDLE_MS = 30_000;
+/** Answers to a Bootstrap-Pack request that mean "use /bs instead". */
+const PACK_FALLBACK_CODES: ReadonlySet<number> = new Set([CoapCode.BAD_REQUEST, CoapCode.NOT_FOUND, CoapCode.NOT_ACCEPTABLE]);
+
+export class SimulatedClient {
+  readonly #options: SimulatedClientOptions;
+  readonly #store: ClientObjectStore;
+  readonly #supportedFormats: ReadonlySet<number>;
+  readonly #preferredFormat: number;
+  readonly #transmission: Partial<TransmissionParameters>;
+  readonly #transports = new Set<CoapTransport>();
+
+  constructor(options: SimulatedClientOptions) {
+    this.#options = options;
+    this.#supportedFormats = new Set(options.supportedFormats ?? defaultSupportedFormats(options.version));
+    this.#preferredFormat = options.preferredFormat ?? defaultPreferredFormat(options.version);
+    const { ackTimeoutMs, ackRandomFactor, maxRetransmit, separateResponseTimeoutMs } = options.timeouts ?? {};
+    this.#transmission = {
+      ...(ackTimeoutMs === undefined ? {} : { ackTimeoutMs }),
+      ...(ackRandomFactor === undefined ? {} : { ackRandomFactor }),
+      ...(maxRetransmit === undefined ? {} : { maxRetransmit }),
+      ...(separateResponseTimeoutMs === undefined ? {} : { separateResponseTimeoutMs }),
+    };
+    this.#store = new ClientObjectStore(factoryState(options), supportedObjects(options.version));
+  }
+
+  /** What the client holds now. */
+  state(): ContentTree {
+    return this.#store.tree();
+  }
+
+  async run(): Promise<BootstrapRunResult> {
+    const { endpoint, version } = this.#options;
+    const started = performance.now();
+    let method: 'bs' | 'bspack' = 'bs';
+    let bootstrapMs: number | undefined;
+    let registerMs: number | undefined;
+    let registeredAt: BootstrapRunResult['registeredAt'];
+    const responder = this.#responder();
+    const result = (error?: string): BootstrapRunResult => ({
+      endpoint,
+      version,
+      ok: error === undefined,
+      method,
+      ...(error === undefined ? {} : { error }),
+      steps: responder.steps,
+      formatsReceived: responder.formatsReceived,
+      security: this.#store.securitySummary(),
+      ...(registeredAt === undefined ? {} : { registeredAt }),
+      bootstrapMs: bootstrapMs ?? performance.now() - started,
+      ...(registerMs === undefined ? {} : { registerMs }),
+    });
+    const transport = await this.#open(this.#options.bootstrapServer);
+    try {
+      transport.onRequest((request) => responder.handle(request));
+      if (this.#options.useBootstrapPack ?? version === '1.2') {
+        if (await this.#bootstrapPack(transport, responder)) method = 'bspack';
+      }
+      if (method === 'bs') await this.#bootstrapRequest(transport, responder);
+      bootstrapMs = performance.now() - started;
+      if (this.#options.register ?? true) {
+        const registerStarted = performance.now();
+        responder.steps.push('register');
+        registeredAt = await register(this.#store, endpoint, version, this.#transmission);
+        registerMs = performance.now() - registerStarted;
+      }
+      return result();
+    } catch (error) {
+      return result(error instanceof Error ? error.message : String(error));
+    } finally {
+      await this.#close(transport);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#transports].map((transport) => this.#close(transport)));
+  }
+
+  /** GET /bspack?ep= (Core 1.2): true when the pack was applied, false when the server says use /bs. */
+  async #bootstrapPack(transport: CoapTransport, responder: BootstrapResponder): Promise<boolean> {
+    const accept = this.#preferredFormat;
+    const response = await transport.request(this.#options.bootstrapServer, {
+      code: CoapCode.GET,
+      options: { uriPath: ['bspack'], uriQuery: [`ep=${this.#options.endpoint}`], accept },
+    });
+    if (PACK_FALLBACK_CODES.has(response.code)) {
+      responder.steps.push(`bspack ${describeCode(response.code)}: falling back to /bs`);
+      return false;
+    }
+    if (response.code !== CoapCode.CONTENT) throw new Error(`Bootstrap-Pack request answered ${describeCode(response.code)}`);
+    const format = response.options.contentFormat ?? accept;
+    if (!this.#supportedFormats.has(format)) throw new Error(`Bootstrap-Pack came in unsupported content format ${format}`);
+    const tree = decodeContent(format, response.payload, ROOT_PATH);
+    this.#store.applyBootstrapPack(tree);
+    responder.steps.push(`bspack (${format})`);
+    responder.formatsReceived.push(format);
+    const problem = this.#store.finishDiagnostic();
+    if (problem !== undefined) throw new Error(`Bootstrap-Pack is not usable: ${problem}`);
+    return true;
+  }
+
+  /** POST /bs?ep=[&pct=], then serve the server's requests until Bootstrap-Finish or the idle timeout. */
+  async #bootstrapRequest(transport: CoapTransport, responder: BootstrapResponder): Promise<void> {
+    const { endpoint, version } = this.#options;
+    const idleMs = this.#options.timeouts?.bootstrapIdleMs ?? DEFAULT_BOOTSTRAP_IDLE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<never>((_resolve, reject) => {
+      const arm = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const refused = responder.lastFinishDiagnostic === undefined ? '' : `; Bootstrap-Finish was refused: ${responder.lastFinishDiagnostic}`;
+          reject(new Error(`bootstrap server sent nothing for ${idleMs} ms after ${responder.steps.at(-1) ?? 'start'}${refused}`));
+        }, idleMs);
+      };
+      arm();
+      responder.onActivity(arm);
+    });
+    // A rejection of `idle` after the run ended must not surface as unhandled.
+    idle.catch(() => undefined);
+    try {
+      responder.steps.push('bootstrap-request');
+      const query = [`ep=${endpoint}`, ...(version === '1.0' ? [] : [`pct=${this.#preferredFormat}`])];
+      const response = await Promise.race([
+        transport.request(this.#options.bootstrapServer, { code: CoapCode.POST, options: { uriPath: ['bs'], uriQuery: query } }),
+        idle,
+      ]);
+      if (response.code !== CoapCode.CHANGED) throw new Error(`Bootstrap-Request answered ${describeCode(response.code)}`);
+      await Promise.race([responder.finished, idle]);
+    } finally {
+      clearTimeout(timer);
+      responder.onActivity(() => undefined);
+    }
+  }
+
+  #responder(): BootstrapResponder {
+    return new BootstrapResponder(this.#store, {
+      version: this.#options.version,
+      supportedFormats: this.#supportedFormats,
+      preferredFormat: this.#preferredFormat,
+      rejectFormatWith: this.#options.rejectFormatWith ?? '4.15',
+    });
+  }
+
+  async #open(peer: PeerAddress): Promise<CoapTransport> {
+    const transport = await CoapTransport.forPeer(peer, this.#transmission);
+    this.#transports.add(transport);
+    return transport;
+  }
+
+  async #close(transport: CoapTransport): Promise<void> {
+    this.#transports.delete(transport);
+    await transport.close();
+  }
+}
+
+/** What the device ships with: the Bootstrap-Server Account (NoSec here) and the Device object. */
+function factoryState(options: SimulatedClientOptions): ContentTree {
+  const { host, port } = options.bootstrapServer;
+  const account = options.initialBootstrapAccount ?? { instanceId: 0, uri: `coap://${isIPv6(host) ? `[${host}]` : host}:${port}` };
+  return [
+    {
+      id: SECURITY,
+      instances: [
+        {
+          id: account.instanceId,
+          resources: [
+            { kind: 'single', id: 0, value: stringValue(account.uri) },
+            { kind: 'single', id: 1, value: booleanValue(true) },
+            { kind: 'single', id: 2, value: integerValue(SecurityMode.NO_SEC) },
+            { kind: 'single', id: 3, value: opaqueValue(new Uint8Array(0)) },
+            { kind: 'single', id: 4, value: opaqueValue(new Uint8Array(0)) },
+            { kind: 'single', id: 5, value: opaqueValue(new Uint8Array(0)) },
+          ],
+        },
+      ],
+    },
+    {
+      id: DEVICE,
+      instances: [
+        {
+          id: 0,
+          resources: [
+            { kind: 'single', id: 0, value: stringValue('lwm2m-bs simulator') },
+            { kind: 'single', id: 1, value: stringValue(`sim-${options.version}`) },
+            { kind: 'single', id: 2, value: stringValue(options.endpoint) },
+            { kind: 'single', id: 3, value: stringValue('1.0.0') },
+            { kind: 'single', id: 16, value: stringValue('U') },
+          ],
+        },
+      ],
+    },
+  ];
+}
