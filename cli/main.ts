@@ -4,6 +4,8 @@ import { decodeCommand, encodeCommand, type CommandIO } from './commands/codec.t
 import { deviceCommand } from './commands/device.ts';
 import { importCommand } from './commands/import.ts';
 import { profileCommand } from './commands/profile.ts';
+import { serveCommand } from './commands/serve.ts';
+import { simulateCommand } from './commands/simulate.ts';
 import { statusCommand } from './commands/status.ts';
 import { InputError, USAGE, UsageError } from './usage.ts';
 
@@ -18,6 +20,8 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['device', deviceCommand],
   ['import', importCommand],
   ['status', statusCommand],
+  ['serve', serveCommand],
+  ['simulate', simulateCommand],
 ]);
 
 const defaultIO: CommandIO = {

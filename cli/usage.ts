@@ -20,18 +20,22 @@ export class InputError extends Error {
 export const USAGE = `Usage: lwm2m-bs <command> [options]
 
 Commands:
+  serve [--port 5683] [--data-dir <dir>] [--config <file.json>] [--bind4 <addr>] [--bind6 <addr>]
+        [--no-ipv6] [--demo-server <port>] [--json]
+      Run the bootstrap server on UDP (IPv4 and IPv6) until Ctrl-C. --config loads profiles and
+      devices at start; --demo-server also runs a registration-only LwM2M server on that port.
+  simulate [--clients 10] [--concurrency 10] [--versions 1.0,1.1,1.2] [--server host:port]
+           [--data-dir <dir>] [--lwm2m-port <port>] [--prefix sim] [--json]
+      Simulated LwM2M clients bootstrap and register. Alone it brings its own bootstrap server
+      and LwM2M server; with --server it adds its devices to a running serve's data directory.
   decode --format <name|number> [--path /o/i] <hex|->
       Decode an LwM2M payload (hex, or - for stdin) and print it as JSON.
   encode --format <name|number> --path /o/i <json|->
       Encode JSON (keys: resource paths, absolute or relative to --path) and print hex.
-  profile put <file.json|->        Validate and store a profile (a fleet template).
-  profile get <name> [--show-secrets]
-  profile list
-  profile delete <name>
-  device put <file.json|->         Validate and store one device entry; its profile must exist.
-  device get <endpoint> [--show-secrets]
-  device list [--profile <name>] [--show-secrets]
-  device delete <endpoint>
+  profile put <file.json|-> | get <name> [--show-secrets] | list | delete <name>
+      Validate and store, show, list or delete a profile (a fleet template).
+  device put <file.json|-> | get <endpoint> [--show-secrets] | list [--profile <name>] | delete <endpoint>
+      The same for one device entry; its profile must exist.
   import <file|-> [--format json|jsonl|csv] [--dry-run] [--report <file>] [--progress]
       Validate every row of a device file, then write them all, or nothing when a row is bad.
   status <endpoint>

@@ -4,7 +4,6 @@ import { isIPv6 } from 'node:net';
 import {
   CoapCode,
   codeClass,
-  describeCode,
   isRequestCode,
   isReservedCodeClass,
   parseCoapHeader,
@@ -110,7 +109,13 @@ export class CoapTransport {
   /** Incoming requests by peer and Message ID: the answer, or undefined while it is being made. */
   readonly #answered = new Map<string, { bytes: Uint8Array | undefined; at: number }>();
   readonly #block1 = new Map<string, Block1Transfer>();
+  /** Answers being made: close() lets them go out first (a Bootstrap-Finish answer, say). */
+  readonly #serving = new Set<Promise<void>>();
   #handler: RequestHandler | undefined;
+  #closing = false;
+  /** dgram sends resolve the address asynchronously: a socket closed before that drops the datagram. */
+  #unsent = 0;
+  readonly #drainWaiters: (() => void)[] = [];
   #nextMessageId = randomInt(0, 0x10000);
   #closed = false;
 
@@ -177,7 +182,10 @@ export class CoapTransport {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closing) return;
+    this.#closing = true;
+    await Promise.all(this.#serving);
+    if (this.#unsent > 0) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
     this.#closed = true;
     for (const exchange of this.#byToken.values()) {
       clearTimeout(exchange.timer);
@@ -239,7 +247,11 @@ export class CoapTransport {
 
   #send(bytes: Uint8Array, peer: PeerAddress): void {
     if (this.#closed) return;
-    this.#socket.send(bytes, peer.port, peer.host);
+    this.#unsent += 1;
+    this.#socket.send(bytes, peer.port, peer.host, () => {
+      this.#unsent -= 1;
+      if (this.#unsent === 0) for (const drained of this.#drainWaiters.splice(0)) drained();
+    });
   }
 
   #sendEmpty(type: CoapType, messageId: number, peer: PeerAddress): void {
@@ -260,7 +272,9 @@ export class CoapTransport {
       return;
     }
     if (isRequestCode(message.code)) {
-      void this.#serve(message, peer);
+      if (this.#closing) return;
+      const serving = this.#serve(message, peer).finally(() => this.#serving.delete(serving));
+      this.#serving.add(serving);
       return;
     }
     this.#onResponseOrEmpty(message, peer);
@@ -330,14 +344,17 @@ export class CoapTransport {
     }
     this.#answered.set(key, { bytes: undefined, at: Date.now() });
     const response = await this.#answer(message, peer);
-    const bytes = serializeCoapMessage({
-      type: message.type === 'CON' ? 'ACK' : 'NON',
-      code: response.code,
+    const envelope = {
+      type: message.type === 'CON' ? ('ACK' as const) : ('NON' as const),
       messageId: message.type === 'CON' ? message.messageId : this.#messageId(),
       token: message.token,
-      options: response.options ?? {},
-      payload: response.payload ?? EMPTY,
-    });
+    };
+    let bytes: Uint8Array;
+    try {
+      bytes = serializeCoapMessage({ ...envelope, code: response.code, options: response.options ?? {}, payload: response.payload ?? EMPTY });
+    } catch {
+      bytes = serializeCoapMessage({ ...envelope, code: CoapCode.INTERNAL_SERVER_ERROR, options: {}, payload: EMPTY });
+    }
     this.#answered.set(key, { bytes, at: Date.now() });
     this.#send(bytes, peer);
   }
@@ -417,8 +434,8 @@ function serveBlock2(response: OutgoingResponse, requested: BlockOption | undefi
 
 function stripBlock2(message: CoapMessage): CoapMessage {
   if (message.options.block2 === undefined) return message;
-  const { block2: _unused, ...options } = message.options;
-  void _unused;
+  const options = { ...message.options };
+  delete options.block2;
   return { ...message, options };
 }
 
@@ -442,9 +459,4 @@ function messageKey(peer: PeerAddress, messageId: number): string {
 
 export function formatPeer(peer: PeerAddress): string {
   return isIPv6(peer.host) ? `[${peer.host}]:${peer.port}` : `${peer.host}:${peer.port}`;
-}
-
-/** "4.04 Not Found" style text for results and errors. */
-export function describeResponse(message: CoapMessage): string {
-  return describeCode(message.code);
 }

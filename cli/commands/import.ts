@@ -197,7 +197,7 @@ async function writeDevices(store: BootstrapStore, devices: readonly DeviceEntry
 
 function printReport(io: ImportIO, report: ImportReport, reportFile: string | undefined): void {
   if (report.rejected.length === 0) {
-    io.stdout(report.dryRun ? `${report.rows} devices valid; nothing written (--dry-run)\n` : `imported ${report.written} devices from ${report.file}\n`);
+    io.stdout(report.dryRun ? `${devices(report.rows)} valid; nothing written (--dry-run)\n` : `imported ${devices(report.written)} from ${report.file}\n`);
     return;
   }
   io.stdout(`${report.rejected.length} problems in ${report.rejectedRows || report.rejected.length} rows:\n`);
@@ -207,6 +207,10 @@ function printReport(io: ImportIO, report: ImportReport, reportFile: string | un
   }
   const more = report.rejected.length - PRINTED_REJECTIONS;
   if (more > 0) io.stdout(`  ... and ${more} more${reportFile === undefined ? ' (--report <file> writes them all)' : ` (all in ${reportFile})`}\n`);
+}
+
+function devices(count: number): string {
+  return count === 1 ? '1 device' : `${count} devices`;
 }
 
 /** Row counts on stderr, every 1000 rows or once a second, for files long enough to wonder about. */

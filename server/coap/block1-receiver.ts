@@ -20,6 +20,8 @@ export interface Block1ReceiverLimits {
   readonly preferredSize: BlockSize;
   readonly lifetimeMs: number;
   readonly maxTransfersPerPeer: number;
+  /** Over all peers: bodies being reassembled; past it new blocks get 5.03. */
+  readonly maxTotalBytes: number;
 }
 
 /**
@@ -30,6 +32,11 @@ export interface Block1ReceiverLimits {
  */
 export class Block1Receiver {
   readonly #limits: Block1ReceiverLimits;
+  #totalBytes = 0;
+
+  get totalBytes(): number {
+    return this.#totalBytes;
+  }
 
   constructor(limits: Block1ReceiverLimits) {
     this.#limits = limits;
@@ -47,7 +54,7 @@ export class Block1Receiver {
     const offset = block.num * block.size;
     let transfer = transfers.get(key);
     if (block.num === 0) {
-      transfers.delete(key);
+      this.#delete(transfers, key);
       if (announcedSize !== undefined && announcedSize > limits.maxBodySize) {
         return tooLarge(limits.maxBodySize);
       }
@@ -56,35 +63,52 @@ export class Block1Receiver {
       // Oldest first: the peer's abandoned transfers make room for its newest.
       for (const oldest of transfers.keys()) {
         if (transfers.size <= limits.maxTransfersPerPeer) break;
-        transfers.delete(oldest);
+        this.#delete(transfers, oldest);
       }
     } else if (transfer === undefined || transfer.expiresAt <= now || transfer.received !== offset) {
-      transfers.delete(key);
+      this.#delete(transfers, key);
       return { kind: 'reject', code: CoapCode.REQUEST_ENTITY_INCOMPLETE, reason: `Block1 #${block.num} does not continue a transfer` };
     }
     if (block.more ? payload.length !== block.size : payload.length > block.size) {
-      transfers.delete(key);
+      this.#delete(transfers, key);
       return { kind: 'reject', code: CoapCode.BAD_REQUEST, reason: `Block1 #${block.num} carries ${payload.length} bytes, not ${block.size}` };
     }
     if (transfer.received + payload.length > limits.maxBodySize) {
-      transfers.delete(key);
+      this.#delete(transfers, key);
       return tooLarge(limits.maxBodySize);
+    }
+    if (block.more && this.#totalBytes + payload.length > limits.maxTotalBytes) {
+      this.#delete(transfers, key);
+      return { kind: 'reject', code: CoapCode.SERVICE_UNAVAILABLE, reason: 'too many Block1 bodies being reassembled' };
     }
     transfer.parts.push(payload);
     transfer.received += payload.length;
+    this.#totalBytes += payload.length;
     transfer.expiresAt = now + limits.lifetimeMs;
     if (block.more) {
       const size = Math.min(block.size, limits.preferredSize) as BlockSize;
       return { kind: 'continue', block: { num: block.num, more: true, size } };
     }
-    transfers.delete(key);
+    this.#delete(transfers, key);
     return { kind: 'complete', payload: concat(transfer.parts, transfer.received), block: { num: block.num, more: false, size: block.size } };
   }
 
   expire(transfers: Map<string, Block1Transfer>, now: number): void {
     for (const [key, transfer] of transfers) {
-      if (transfer.expiresAt <= now) transfers.delete(key);
+      if (transfer.expiresAt <= now) this.#delete(transfers, key);
     }
+  }
+
+  /** A peer's state is being dropped. */
+  release(transfers: Map<string, Block1Transfer>): void {
+    for (const key of [...transfers.keys()]) this.#delete(transfers, key);
+  }
+
+  #delete(transfers: Map<string, Block1Transfer>, key: string): void {
+    const transfer = transfers.get(key);
+    if (transfer === undefined) return;
+    transfers.delete(key);
+    this.#totalBytes -= transfer.received;
   }
 }
 

@@ -23,6 +23,8 @@ export async function fetchRemainingBlock2(
   let received = first.payload.length;
   let last = first;
   while (block.more) {
+    // RFC 7959 2.2: every block but the last is exactly the block size.
+    if (last.payload.length !== block.size) throw new CoapTransferError(`Block2 #${block.num} carries ${last.payload.length} bytes, not ${block.size}`);
     const offset = received;
     const size = block.size;
     if (offset % size !== 0) throw new CoapTransferError(`Block2 #${block.num} ends at ${offset}, not on a ${size}-byte boundary`);

@@ -41,11 +41,6 @@ export class DedupCache {
     if (entry !== undefined) entry.reply = reply;
   }
 
-  /** Forgets a message id whose request was never handled, so a retransmission is served. */
-  forget(messageId: number): void {
-    this.#entries.delete(messageId);
-  }
-
   dropOldest(): boolean {
     const oldest = this.#entries.keys().next();
     if (oldest.done === true) return false;

@@ -1,6 +1,7 @@
 import type { Block1Receiver, Block1Transfer } from './block1-receiver.ts';
 import type { Block2Cache, CachedRepresentation } from './block2-server.ts';
 import { DedupCache } from './dedup.ts';
+import { LruMap } from './lru-map.ts';
 
 /** What the endpoint remembers about one client (address + port). */
 export class PeerState {
@@ -31,18 +32,20 @@ export interface PeerTableLimits {
  * memory, and the peers heard from least recently lose their history first.
  */
 export class PeerTable {
-  readonly #peers = new Map<string, PeerState>();
+  readonly #peers: LruMap<string, PeerState>;
   readonly #limits: PeerTableLimits;
   readonly #block1: Block1Receiver;
   readonly #block2: Block2Cache;
-  readonly #onEvict: () => void;
   #dedupTotal = 0;
 
   constructor(limits: PeerTableLimits, block1: Block1Receiver, block2: Block2Cache, onEvict: () => void) {
     this.#limits = limits;
     this.#block1 = block1;
     this.#block2 = block2;
-    this.#onEvict = onEvict;
+    this.#peers = new LruMap(limits.maxPeers, (_key, state) => {
+      this.#release(state);
+      onEvict();
+    });
   }
 
   get size(): number {
@@ -56,22 +59,16 @@ export class PeerTable {
   /** The peer's state, created if new, and marked most recently used. */
   get(key: string): PeerState {
     let state = this.#peers.get(key);
-    if (state !== undefined) {
-      this.#peers.delete(key);
-    } else {
+    if (state === undefined) {
       state = new PeerState(this.#limits.maxDedupPerPeer);
-    }
-    this.#peers.set(key, state);
-    for (const [oldestKey, oldest] of this.#peers) {
-      if (this.#peers.size <= this.#limits.maxPeers) break;
-      this.#drop(oldestKey, oldest);
-      this.#onEvict();
+      this.#peers.set(key, state);
     }
     return state;
   }
 
+  /** Without marking it as used or creating it. */
   peek(key: string): PeerState | undefined {
-    return this.#peers.get(key);
+    return this.#peers.peek(key);
   }
 
   /** Records a message id for deduplication, keeping the global bound. */
@@ -80,7 +77,7 @@ export class PeerTable {
     state.dedup.begin(messageId, expiresAt);
     this.#dedupTotal += state.dedup.size - before;
     if (this.#dedupTotal <= this.#limits.maxDedupTotal) return;
-    for (const peer of this.#peers.values()) {
+    for (const [, peer] of this.#peers.entries()) {
       if (peer.dedup.dropOldest()) {
         this.#dedupTotal -= 1;
         break;
@@ -88,15 +85,9 @@ export class PeerTable {
     }
   }
 
-  forget(state: PeerState, messageId: number): void {
-    const before = state.dedup.size;
-    state.dedup.forget(messageId);
-    this.#dedupTotal -= before - state.dedup.size;
-  }
-
   /** Drops what has expired, and peers left with nothing. */
   sweep(now: number): void {
-    for (const [key, state] of this.#peers) {
+    for (const [key, state] of this.#peers.entries()) {
       const before = state.dedup.size;
       state.dedup.expire(now);
       this.#dedupTotal -= before - state.dedup.size;
@@ -107,13 +98,13 @@ export class PeerTable {
   }
 
   clear(): void {
-    for (const [key, state] of this.#peers) this.#drop(key, state);
+    for (const [, state] of this.#peers.entries()) this.#release(state);
+    this.#peers.clear();
   }
 
-  #drop(key: string, state: PeerState): void {
-    this.#peers.delete(key);
+  #release(state: PeerState): void {
     this.#dedupTotal -= state.dedup.size;
     this.#block2.release(state.block2);
-    state.block1.clear();
+    this.#block1.release(state.block1);
   }
 }

@@ -24,7 +24,7 @@ const EMPTY = new Uint8Array(0);
 export class ScriptedServer {
   readonly socket: Socket;
   readonly #requests: ReceivedRequest[] = [];
-  readonly #requestWaiters: ((request: ReceivedRequest) => void)[] = [];
+  readonly #requestWaiters: { resolve: (request: ReceivedRequest) => void; reject: (error: Error) => void }[] = [];
   readonly #acks = new Map<number, (message: CoapMessage) => void>();
   /** Every datagram from the client, parsed, in order: for asserting retransmissions and dedup. */
   readonly received: CoapMessage[] = [];
@@ -43,7 +43,7 @@ export class ScriptedServer {
       const request = { message, peer: { address: remote.address, port: remote.port } };
       const waiter = this.#requestWaiters.shift();
       if (waiter === undefined) this.#requests.push(request);
-      else waiter(request);
+      else waiter.resolve(request);
     });
   }
 
@@ -62,11 +62,21 @@ export class ScriptedServer {
     const queued = this.#requests.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no request from the client in time')), timeoutMs);
-      this.#requestWaiters.push((request) => {
-        clearTimeout(timer);
-        resolve(request);
-      });
+      const waiter = {
+        resolve: (request: ReceivedRequest) => {
+          clearTimeout(timer);
+          resolve(request);
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#requestWaiters.splice(this.#requestWaiters.indexOf(waiter), 1);
+        reject(new Error('no request from the client in time'));
+      }, timeoutMs);
+      this.#requestWaiters.push(waiter);
     });
   }
 
@@ -106,6 +116,7 @@ export class ScriptedServer {
   }
 
   close(): Promise<void> {
+    for (const waiter of this.#requestWaiters.splice(0)) waiter.reject(new Error('closed'));
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }
