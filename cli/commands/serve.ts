@@ -5,7 +5,9 @@ import { parseSeedConfig, type SeedConfig } from '../../server/seed-config.ts';
 import type { GatewayLogEvent } from '../../server/gateway/bootstrap-gateway.ts';
 import { TestLwm2mServer } from '../../simulator/lwm2m-server.ts';
 import { resolveDataDir } from '../data-dir.ts';
-import { UsageError } from '../usage.ts';
+import { InputError, UsageError } from '../usage.ts';
+import { DataDirInUseError } from '../../server/store/data-dir-lock.ts';
+import { SeedConfigError } from '../../server/seed-config.ts';
 import type { CommandIO } from './codec.ts';
 
 /**
@@ -31,19 +33,22 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
   const demoPort = values['demo-server'] === undefined ? undefined : parsePort(values['demo-server'], '--demo-server');
   const dataDir = resolveDataDir(values['data-dir']);
   let seed: SeedConfig | undefined;
-  if (values.config !== undefined) seed = parseSeedConfig(JSON.parse(await readFile(values.config, 'utf8')) as unknown);
+  if (values.config !== undefined) seed = await readSeed(values.config);
 
   const print = (line: string): void => io.stdout(`${line}\n`);
   const log = (event: GatewayLogEvent): void => print(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : describeEvent(event));
 
-  const demo = demoPort === undefined ? undefined : await TestLwm2mServer.start({ port: demoPort, host: '0.0.0.0' });
-  const server = await startLocalServer({
+  const demo = demoPort === undefined ? undefined : await listening('demo server', demoPort, () => TestLwm2mServer.start({ port: demoPort, host: '0.0.0.0' }));
+  const server = await listening('bootstrap server', port, () => startLocalServer({
     dataDir,
     port,
     ...(values.bind4 !== undefined && { host4: values.bind4 }),
     ...(values['no-ipv6'] ? { host6: false } : values.bind6 !== undefined ? { host6: values.bind6 } : {}),
     ...(seed !== undefined && { seed }),
     log,
+  })).catch(async (error: unknown) => {
+    await demo?.close();
+    throw error;
   });
   const v4 = server.gateway.coap.address('IPv4');
   const v6 = server.gateway.coap.address('IPv6');
@@ -69,6 +74,40 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
   print('lwm2m-bs: stopping; waiting for running sessions to record their outcome');
   await server.close();
   await demo?.close();
+}
+
+async function readSeed(file: string): Promise<SeedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw new InputError(`${file} is not valid JSON`);
+  }
+  try {
+    return parseSeedConfig(document);
+  } catch (error) {
+    if (error instanceof SeedConfigError) throw new InputError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Turns the failures an operator can fix (port taken, data directory in use) into one line. */
+async function listening<T>(what: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (error instanceof DataDirInUseError) throw new InputError(error.message);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new InputError(`${what}: UDP port ${port} is already in use`);
+    if (code === 'EACCES') throw new InputError(`${what}: not allowed to bind UDP port ${port}`);
+    throw error;
+  }
 }
 
 function parsePort(text: string, flag: string): number {
