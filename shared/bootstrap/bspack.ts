@@ -25,14 +25,16 @@ export class BootstrapPackFormatError extends Error {
 }
 
 /**
- * The whole configuration of a plan as one payload at `/`: the Bootstrap-Server account rewrite
- * (at its planned path: without Discover there is nothing to move it by) and every write. A
- * Bootstrap-Pack replaces deletes and Finish, so only writes go in. Two writes to the same
- * resource are a plan error and throw a CodecError naming the path.
+ * The whole configuration of a plan as one payload at `/`: every Security, Server, ACL and
+ * OSCORE write. A Bootstrap-Pack replaces deletes and Finish, so only writes go in. The
+ * Bootstrap-Server account rewrite stays out: a pack is fetched without a Discover, so we do not
+ * know which instance holds the client's account, and writing it at a guessed id could leave the
+ * client with two Bootstrap-Server accounts. Profiles that set the account's options reach
+ * those clients through `POST /bs`. Two writes to the same resource are a plan error and throw a
+ * CodecError naming the path.
  */
 export function encodeBootstrapPack(plan: BootstrapPlan, accept: number = ContentFormat.SENML_CBOR): { contentFormat: number; payload: Uint8Array } {
   if (!BOOTSTRAP_PACK_FORMATS.includes(accept)) throw new BootstrapPackFormatError(accept);
-  const writes = plan.bootstrapServerWrite === undefined ? plan.writes : [plan.bootstrapServerWrite, ...plan.writes];
-  const records = writes.flatMap((write) => flattenTree(treeFromJsonView(write.values, parsePath(write.path))));
+  const records = plan.writes.flatMap((write) => flattenTree(treeFromJsonView(write.values, parsePath(write.path))));
   return { contentFormat: accept, payload: encodeContent(accept, treeFromPathValues(records, ROOT_PATH), ROOT_PATH) };
 }

@@ -24,6 +24,10 @@ export function expandDeletes(deletes: readonly string[], discovered: BootstrapD
     if (path === '/') return expandRoot(discovered, protectedIds);
     const objectId = objectOnly(path);
     if (objectId !== undefined && protectedIds.has(objectId)) return expandObject(discovered, objectId, protectedIds);
+    // A profile that names the account's own instance (`/0/0` where the client keeps it) must
+    // not get to delete it: Discover has just told us which instance that is.
+    const instance = /^\/(\d+)\/(\d+)$/.exec(path);
+    if (instance && protectedIds.get(Number(instance[1]))?.includes(Number(instance[2]))) return [];
     return [path];
   });
   return [...new Set(expanded)];

@@ -139,26 +139,31 @@ function single(attributes: readonly LinkAttribute[], name: string, offset: numb
 }
 
 /**
- * Security instances that hold the Bootstrap-Server account: those without `ssid`. Bootstrap-
- * Delete never affects that account (Core 1.1 §5.2.7.5), so the engine must never target them.
- * Only meaningful when the Discover covered object 0 (`/` or `/0`): an answer without object 0
- * says nothing about which instance it is.
+ * The Security instance that holds the Bootstrap-Server account: the one without `ssid`.
+ * Bootstrap-Delete never affects that account (Core 1.1 §5.2.7.5), so the engine must never
+ * target it. A client has one such account, so an answer with several instances lacking `ssid`
+ * (older clients list every instance bare) does not say which it is: the result is then empty,
+ * which callers treat as "unknown" and leave protection to the client. Only meaningful when the
+ * Discover covered object 0 (`/` or `/0`).
  */
 export function bootstrapServerInstanceIds(result: BootstrapDiscoverResult): number[] {
-  return instancesWithoutSsid(result, SECURITY_OBJECT_ID);
+  return soleInstanceWithoutSsid(result, SECURITY_OBJECT_ID);
 }
 
 /**
- * OSCORE instances without `ssid`: the one tied to the Bootstrap-Server, which Bootstrap-Delete
- * also leaves alone (Core 1.2, Bootstrap-Discover and Bootstrap-Delete operations).
+ * The OSCORE instance without `ssid`: the one tied to the Bootstrap-Server, which
+ * Bootstrap-Delete also leaves alone (Core 1.2, Bootstrap-Discover and Bootstrap-Delete
+ * operations). Empty when the Security answer was ambiguous or several OSCORE instances lack `ssid`.
  */
 export function bootstrapOscoreInstanceIds(result: BootstrapDiscoverResult): number[] {
-  return instancesWithoutSsid(result, OSCORE_OBJECT_ID);
+  if (bootstrapServerInstanceIds(result).length === 0) return [];
+  return soleInstanceWithoutSsid(result, OSCORE_OBJECT_ID);
 }
 
-function instancesWithoutSsid(result: BootstrapDiscoverResult, objectId: number): number[] {
+function soleInstanceWithoutSsid(result: BootstrapDiscoverResult, objectId: number): number[] {
   const object = result.objects.find((candidate) => candidate.objectId === objectId);
-  return (object?.instances ?? []).filter((instance) => instance.ssid === undefined).map((instance) => instance.instanceId);
+  const bare = (object?.instances ?? []).filter((instance) => instance.ssid === undefined).map((instance) => instance.instanceId);
+  return bare.length === 1 ? bare : [];
 }
 
 export interface BootstrapDiscoverEncodeOptions {

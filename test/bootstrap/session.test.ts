@@ -260,6 +260,15 @@ describe('bootstrap session: deletes', () => {
     assert.deepStrictEqual(deletesFor(['/', '/0'], noAccount), ['/', '/0']);
   });
 
+  it("an instance delete naming the client's own account or its OSCORE context is dropped", () => {
+    assert.deepStrictEqual(deletesFor(['/0/1', '/21/0', '/0/2'], RICH), ['/0/2']);
+  });
+
+  it('several Security instances without ssid name no account: nothing is expanded or dropped', () => {
+    const bare: DiscoveredObject[] = [{ objectId: 0, instances: [{ instanceId: 0 }, { instanceId: 1 }] }, { objectId: 1, instances: [{ instanceId: 0 }] }];
+    assert.deepStrictEqual(deletesFor(['/0', '/0/1'], bare), ['/0', '/0/1']);
+  });
+
   it('without Discover, / goes as /', () => {
     const run = drive(plan({ discover: false, deletes: ['/'] }), happyClient('timeout'));
     assert.deepStrictEqual(lines(run.requests).slice(0, 1), ['DELETE /']);

@@ -90,6 +90,12 @@ describe('Bootstrap-Discover: LwM2M Core 1.2 examples', () => {
     assert.deepStrictEqual(bootstrapOscoreInstanceIds(result), [1]);
   });
 
+  it('names no account when several Security instances lack ssid, as older clients answer', () => {
+    const result = parse(`lwm2m="1.0",</0/0>,</0/1>,</1/0>,</21/0>`);
+    assert.deepStrictEqual(bootstrapServerInstanceIds(result), []);
+    assert.deepStrictEqual(bootstrapOscoreInstanceIds(result), []);
+  });
+
   it('example 4: object 55 in version 1.9; /0/0 is the Bootstrap-Server', () => {
     const result = parse(`</>;lwm2m=1.1,</0/0>,</0/1>;ssid=101;uri="${S1}", </1/0/>;ssid=101, </3/0>,</5>,</4>,</55>;ver=1.9,</55/0>`);
     assert.deepStrictEqual(result.objects.at(-1), { objectId: 55, version: '1.9', instances: [{ instanceId: 0 }] });
