@@ -57,7 +57,15 @@ export type BootstrapEnded = z.infer<typeof bootstrapEndedSchema>;
 export const uplinkSchema = z.discriminatedUnion('type', [bootstrapRequestedSchema, bootstrapEndedSchema]);
 export type Uplink = z.infer<typeof uplinkSchema>;
 
-export const rejectionReason = z.enum(['unknown-endpoint', 'unknown-profile', 'invalid-configuration', 'identity-mismatch', 'unavailable']);
+export const rejectionReason = z.enum([
+  'unknown-endpoint',
+  'unknown-profile',
+  'invalid-configuration',
+  'identity-mismatch',
+  /** The device bootstraps over DTLS, or its plan carries keys, and the request came over NoSec. */
+  'insecure-transport',
+  'unavailable',
+]);
 export type RejectionReason = z.infer<typeof rejectionReason>;
 
 export const bootstrapPlannedSchema = z.strictObject({

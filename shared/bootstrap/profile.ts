@@ -140,6 +140,12 @@ export const profileSchema = z.strictObject({
   contentFormat: treeContentFormat.optional(),
   /** Send Bootstrap-Discover first (LwM2M 1.1+); a 1.0 client's refusal is tolerated. */
   discover: z.boolean().default(true),
+  /**
+   * Hand secret keys (PSK, private keys, OSCORE secrets) to clients that bootstrap over NoSec
+   * CoAP. Off by default: without DTLS anyone who knows an endpoint name could fetch its keys.
+   * For a lab only.
+   */
+  allowSecretsOverNoSec: z.boolean().optional(),
 });
 export type Profile = z.infer<typeof profileSchema>;
 export type ProfileInput = z.input<typeof profileSchema>;
