@@ -3,8 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import type { BootstrapStore } from '../shared/bootstrap/store.ts';
 import { BootstrapGateway, type GatewayLogEvent } from './gateway/bootstrap-gateway.ts';
 import { inProcessBackend } from './gateway/backend-channel.ts';
+import { startChangeProxy, type RunningChangeProxy } from './store/change-proxy.ts';
 import { startDynalite, localDynamoDbClient } from './store/dynalite.ts';
 import { DynamoDbBootstrapStore } from './store/dynamodb-store.ts';
+import { MirroredStore } from './store/mirrored-store.ts';
 import { ensureTable } from './store/table.ts';
 import { removeServerInfo, writeServerInfo } from './store/local-store.ts';
 import { applySeedConfig, type SeedConfig } from './seed-config.ts';
@@ -25,25 +27,36 @@ export interface LocalServerOptions {
 
 export interface LocalServer {
   readonly gateway: BootstrapGateway;
+  /** The in-memory mirror over the table; writes through it are seen by the next bootstrap. */
   readonly store: BootstrapStore;
+  /** Where other processes (CLI commands) reach the table: the change proxy in front of dynalite. */
   readonly dynamodbEndpoint: string;
+  /** Resolves once every outcome recorded so far is in the table. */
+  flushOutcomes(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * The embedded default: dynalite as the store, the backend called in-process, and the CoAP
- * gateway on UDP. Everything the AWS deployment runs, minus AWS.
+ * The embedded default: dynalite as the store of record, mirrored in memory so a bootstrap
+ * reads no table and writes its outcome behind; the backend called in-process; the CoAP gateway
+ * on UDP. Everything the AWS deployment runs, minus AWS (which reads DynamoDB directly).
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const dynalite = await startDynalite({ ...(options.dataDir !== undefined && { dataDir: options.dataDir }) });
   const client = localDynamoDbClient(dynalite.endpoint);
   const tableName = options.tableName ?? 'lwm2m-bootstrap';
+  const warn = (message: string): void => options.log?.({ event: 'error', message });
   let gateway: BootstrapGateway | undefined;
+  let mirror: MirroredStore | undefined;
+  let proxy: RunningChangeProxy | undefined;
   try {
     await ensureTable(client, tableName);
-    const store = new DynamoDbBootstrapStore({ client, tableName });
-    if (options.seed) await applySeedConfig(store, options.seed);
+    const table = new DynamoDbBootstrapStore({ client, tableName });
+    if (options.seed) await applySeedConfig(table, options.seed);
+    const store = await MirroredStore.open({ store: table, log: warn });
+    mirror = store;
+    proxy = await startChangeProxy({ target: dynalite.endpoint, tableName, onChange: (keys) => store.refresh(keys), log: warn });
     gateway = await BootstrapGateway.start({
       gatewayId: 'local',
       backend: inProcessBackend({ store, newSessionId: randomUUID, now: () => new Date() }),
@@ -52,26 +65,33 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         ...(options.host4 !== undefined && { host4: options.host4 }),
         ...(options.host6 !== undefined && { host6: options.host6 }),
         ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
-        onWarning: (message) => options.log?.({ event: 'error', message }),
+        onWarning: warn,
       },
       ...(options.requestTimeoutMs !== undefined && { requestTimeoutMs: options.requestTimeoutMs }),
       ...(options.log !== undefined && { log: options.log }),
     });
-    if (options.dataDir) await writeServerInfo(options.dataDir, { pid: process.pid, dynamodbEndpoint: dynalite.endpoint });
+    if (options.dataDir) await writeServerInfo(options.dataDir, { pid: process.pid, dynamodbEndpoint: proxy.endpoint });
     const started = gateway;
+    const changes = proxy;
     return {
       gateway: started,
       store,
-      dynamodbEndpoint: dynalite.endpoint,
+      dynamodbEndpoint: changes.endpoint,
+      flushOutcomes: () => store.flushed(),
       async close() {
         await started.close();
         if (options.dataDir) await removeServerInfo(options.dataDir);
+        await changes.close();
+        // Session outcomes reported while the gateway closed are in the queue by now.
+        await store.close();
         client.destroy();
         await dynalite.close();
       },
     };
   } catch (error) {
     await gateway?.close();
+    await proxy?.close();
+    await mirror?.close();
     client.destroy();
     await dynalite.close();
     throw error;

@@ -19,19 +19,26 @@ export interface SocketOptions {
  * is in its native form and a host without IPv6 still serves IPv4. With port 0 the IPv6 socket
  * tries the port the IPv4 one got, so both families reach the server at the same port.
  */
+/**
+ * Datagrams queue here while the event loop is busy; the default (about 200 KiB) overflows when
+ * hundreds of clients send at once, and each drop costs a client a 2 s retransmission. The
+ * kernel caps it at net.core.rmem_max.
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export async function openSockets(options: SocketOptions): Promise<EndpointSockets> {
   let udp4: Socket | undefined;
   if (options.host4 !== undefined) {
-    udp4 = await bind(createSocket({ type: 'udp4' }), options.host4, options.port);
+    udp4 = await bind(createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES }), options.host4, options.port);
   }
   let udp6: Socket | undefined;
   if (options.host6 !== undefined) {
     const preferred = options.port === 0 && udp4 !== undefined ? udp4.address().port : options.port;
     try {
-      udp6 = await bind(createSocket({ type: 'udp6', ipv6Only: true }), options.host6, preferred);
+      udp6 = await bind(createSocket({ type: 'udp6', ipv6Only: true, recvBufferSize: RECEIVE_BUFFER_BYTES }), options.host6, preferred);
     } catch (error) {
       if (preferred !== options.port && errorCode(error) === 'EADDRINUSE') {
-        udp6 = await bind(createSocket({ type: 'udp6', ipv6Only: true }), options.host6, 0).catch((retry: unknown) => {
+        udp6 = await bind(createSocket({ type: 'udp6', ipv6Only: true, recvBufferSize: RECEIVE_BUFFER_BYTES }), options.host6, 0).catch((retry: unknown) => {
           options.onWarning(`IPv6 disabled: cannot bind [${options.host6}]: ${describe(retry)}`);
           return undefined;
         });

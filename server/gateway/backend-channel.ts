@@ -11,14 +11,21 @@ export interface BackendChannel {
 }
 
 /**
- * The in-process channel. Messages go through a JSON round trip so the local server exercises
- * exactly what the wire carries (no Uint8Array or bigint sneaking through).
+ * The in-process channel. Both directions are validated with the contract schemas, as on the
+ * wire: `handleUplink` parses the uplink, and the downlink is parsed here. The schemas admit
+ * only JSON values (strings, finite numbers, booleans, arrays, objects), so no Uint8Array or
+ * bigint can cross unnoticed; the one free-form field, the reads of a `bootstrap-ended`, takes
+ * the JSON round trip the wire would give it.
  */
 export function inProcessBackend(deps: BootstrapBackendDeps): BackendChannel {
   return {
     async exchange(uplink) {
-      const answer = await handleUplink(JSON.parse(JSON.stringify(uplink)), deps);
-      return downlinkSchema.parse(JSON.parse(JSON.stringify(answer)));
+      const sent = uplink.type === 'bootstrap-ended' && uplink.reads !== undefined ? { ...uplink, reads: asOnTheWire(uplink.reads) } : uplink;
+      return downlinkSchema.parse(await handleUplink(sent, deps));
     },
   };
+}
+
+function asOnTheWire<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }

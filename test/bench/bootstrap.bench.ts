@@ -52,13 +52,20 @@ function runInWorker(job: FleetJob): Promise<FleetReport> {
 }
 
 let round = 0;
-async function bench(version: ClientVersion, count: number, concurrency: number): Promise<FleetReport> {
+async function bench(version: ClientVersion, count: number, concurrency: number): Promise<FleetReport & { serverBusy: number; flushMs: number }> {
   const endpointPrefix = `bench${round++}-${version.replace('.', '')}`;
   const devices: DeviceEntry[] = Array.from({ length: count }, (_, index) => ({
     endpoint: `${endpointPrefix}-${index}`, profile: 'bench', identities: {}, serverCredentials: {}, oscore: {}, overrides: {},
   }));
   await server.store.putDevices(devices);
-  return runInWorker({ count, concurrency, version, endpointPrefix, port });
+  await server.flushOutcomes();
+  const loopBefore = performance.eventLoopUtilization();
+  const report = await runInWorker({ count, concurrency, version, endpointPrefix, port });
+  const busy = performance.eventLoopUtilization(loopBefore).utilization;
+  // Outcomes are written behind; a row is done when they are in the table.
+  const flushStarted = performance.now();
+  await server.flushOutcomes();
+  return { ...report, serverBusy: busy, flushMs: performance.now() - flushStarted };
 }
 
 const cpu = cpus();
@@ -67,8 +74,8 @@ console.log(`Command: npm run bench (BENCH_CLIENTS=${CLIENTS}, BENCH_LATENCY_CLI
 // JIT and socket buffers warm up on a throwaway run, so the first row is not penalised.
 if (WARMUP > 0) await bench('1.1', WARMUP, 50);
 console.log('');
-console.log('| client | concurrency | bootstraps | per second | p50 ms | p99 ms | failed |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('| client | concurrency | bootstraps | per second | p50 ms | p99 ms | failed | outcomes in table /s | server loop busy | fleet loop busy |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 const errors: string[] = [];
 for (const version of VERSIONS) {
   for (const concurrency of CONCURRENCIES) {
@@ -78,7 +85,11 @@ for (const version of VERSIONS) {
     const times = report.times.sort((a, b) => a - b);
     const at = (q: number): string => (times.length === 0 ? '-' : times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]!.toFixed(1));
     const perSecond = Math.round((times.length * 1000) / report.elapsedMs);
-    console.log(`| ${METHOD[version]} | ${concurrency} | ${count} | ${perSecond.toLocaleString('en-US')} | ${at(0.5)} | ${at(0.99)} | ${report.failed} |`);
+    const durable = Math.round((times.length * 1000) / (report.elapsedMs + report.flushMs));
+    const percent = (share: number): string => `${Math.round(share * 100)}%`;
+    console.log(
+      `| ${METHOD[version]} | ${concurrency} | ${count} | ${perSecond.toLocaleString('en-US')} | ${at(0.5)} | ${at(0.99)} | ${report.failed} | ${durable.toLocaleString('en-US')} | ${percent(report.serverBusy)} | ${percent(report.busy)} |`,
+    );
     if (report.firstError !== undefined) errors.push(`${METHOD[version]} at ${concurrency}: ${report.firstError}`);
   }
 }

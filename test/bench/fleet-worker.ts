@@ -21,9 +21,12 @@ export interface FleetReport {
   /** The first failure's message, to say why a row has failures. */
   readonly firstError?: string;
   readonly elapsedMs: number;
+  /** Share of the run the fleet's thread was busy (event loop utilization). */
+  readonly busy: number;
 }
 
 const job = workerData as FleetJob;
+const loopBefore = performance.eventLoopUtilization();
 const run = await runFleet({
   count: job.count,
   concurrency: job.concurrency,
@@ -39,5 +42,6 @@ const report: FleetReport = {
   failed: run.results.length - ok.length,
   ...(firstError !== undefined && { firstError }),
   elapsedMs: run.elapsedMs,
+  busy: performance.eventLoopUtilization(loopBefore).utilization,
 };
 parentPort?.postMessage(report);

@@ -1,0 +1,264 @@
+import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
+import type { Profile } from '../../shared/bootstrap/profile.ts';
+import type { BootstrapStore, BulkWriteResult, IdentityKind, Page } from '../../shared/bootstrap/store.ts';
+import { deviceIdentityValues, stringAttribute, type Item } from './item-codec.ts';
+import { isNewerOrSame, OutcomeQueue } from './outcome-queue.ts';
+import { IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY } from './table.ts';
+
+export interface MirroredStoreOptions {
+  /** The store of record (the DynamoDB adapter); every write goes through to it. */
+  readonly store: BootstrapStore;
+  /** Outcome writes in flight at once (default 8). */
+  readonly outcomeConcurrency?: number;
+  /** Waits between attempts of a failed outcome write (default 0.1, 0.5, 2, 5, 10 s). */
+  readonly retryDelaysMs?: readonly number[];
+  /** Failed outcome writes; messages name endpoints, never keys. */
+  readonly log?: (message: string) => void;
+}
+
+/**
+ * The local server's store: profiles and devices held in memory, so a bootstrap reads no table
+ * at all, over the DynamoDB adapter that stays the store of record.
+ *
+ * - Reads of profiles and devices (and identity lookups) are served from memory; listings go to
+ *   the table, as operators page through them rarely.
+ * - Configuration writes go through to the table first, then into memory.
+ * - Outcomes go into memory at once and to the table behind (OutcomeQueue); `flushed()` and
+ *   `close()` wait for them. `listDevices` may show an outcome a moment late.
+ * - Another process (the CLI) writing the same table is seen through `refresh`, which the change
+ *   proxy in front of dynalite calls with the keys it wrote.
+ *
+ * Entries are frozen: callers share them instead of getting copies.
+ */
+export class MirroredStore implements BootstrapStore {
+  readonly #store: BootstrapStore;
+  readonly #profiles = new Map<string, Profile>();
+  readonly #devices = new Map<string, DeviceEntry>();
+  /** Identity kind → value → endpoints holding it (more than one is a configuration error). */
+  readonly #identities = new Map<IdentityKind, Map<string, Set<string>>>(IDENTITY_KINDS.map((kind) => [kind, new Map()]));
+  readonly #outcomes: OutcomeQueue;
+  /** Per item key, the refresh in progress; a refresh asked meanwhile runs after it. */
+  readonly #refreshing = new Map<string, Promise<void>>();
+  #closed = false;
+
+  private constructor(options: MirroredStoreOptions) {
+    this.#store = options.store;
+    const log = options.log ?? ((message: string) => console.error(message));
+    this.#outcomes = new OutcomeQueue({
+      write: (endpoint, status) => this.#store.recordStatus(endpoint, status),
+      concurrency: options.outcomeConcurrency ?? 8,
+      retryDelaysMs: options.retryDelaysMs ?? [100, 500, 2_000, 5_000, 10_000],
+      log,
+    });
+  }
+
+  /** Loads every profile and device from the store of record. */
+  static async open(options: MirroredStoreOptions): Promise<MirroredStore> {
+    const mirror = new MirroredStore(options);
+    for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
+      const page = await options.store.listProfiles(cursor);
+      for (const profile of page.items) mirror.#setProfile(profile);
+      cursor = page.cursor;
+    }
+    for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
+      const page = await options.store.listDevices(cursor);
+      for (const device of page.items) mirror.#setDevice(device);
+      cursor = page.cursor;
+    }
+    return mirror;
+  }
+
+  get size(): { profiles: number; devices: number; pendingOutcomes: number } {
+    return { profiles: this.#profiles.size, devices: this.#devices.size, pendingOutcomes: this.#outcomes.size };
+  }
+
+  async putProfile(profile: Profile): Promise<void> {
+    await this.#store.putProfile(profile);
+    this.#setProfile(profile);
+  }
+
+  async getProfile(name: string): Promise<Profile | undefined> {
+    return this.#profiles.get(name);
+  }
+
+  listProfiles(cursor?: string): Promise<Page<Profile>> {
+    return this.#store.listProfiles(cursor);
+  }
+
+  async deleteProfile(name: string): Promise<boolean> {
+    const deleted = await this.#store.deleteProfile(name);
+    this.#profiles.delete(name);
+    return deleted;
+  }
+
+  async putDevice(device: DeviceEntry): Promise<void> {
+    await this.#store.putDevice(device);
+    this.#setDevice(device);
+  }
+
+  async putDevices(devices: readonly DeviceEntry[]): Promise<BulkWriteResult> {
+    const result = await this.#store.putDevices(devices);
+    const refused = new Set(result.rejected.map((rejection) => rejection.endpoint));
+    for (const device of devices) if (!refused.has(device.endpoint)) this.#setDevice(device);
+    return result;
+  }
+
+  async getDevice(endpoint: string): Promise<DeviceEntry | undefined> {
+    return this.#devices.get(endpoint);
+  }
+
+  listDevices(cursor?: string): Promise<Page<DeviceEntry>> {
+    return this.#store.listDevices(cursor);
+  }
+
+  async deleteDevice(endpoint: string): Promise<boolean> {
+    const deleted = await this.#store.deleteDevice(endpoint);
+    this.#removeDevice(endpoint);
+    return deleted;
+  }
+
+  /** Like the adapter's index lookup: the device without its status; a shared identity is an error. */
+  async findDevice(kind: IdentityKind, value: string): Promise<DeviceEntry | undefined> {
+    const endpoints = this.#identities.get(kind)?.get(value);
+    if (endpoints === undefined || endpoints.size === 0) return undefined;
+    if (endpoints.size > 1) throw new Error(`more than one device has this ${kind}: ${[...endpoints].join(', ')}`);
+    const device = this.#devices.get([...endpoints][0]!);
+    if (device === undefined) return undefined;
+    return withoutStatus(device);
+  }
+
+  async getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }> {
+    const device = this.#devices.get(endpoint);
+    if (device === undefined) return {};
+    const profile = this.#profiles.get(device.profile);
+    return profile === undefined ? { device } : { device, profile };
+  }
+
+  /**
+   * Decides from memory, as the table's conditional write would, and writes behind. The table
+   * keeps its own condition, so an outcome it holds from elsewhere is never overwritten by an
+   * older one.
+   */
+  async recordStatus(endpoint: string, status: DeviceStatus): Promise<boolean> {
+    if (this.#closed) return this.#store.recordStatus(endpoint, status);
+    const device = this.#devices.get(endpoint);
+    if (device === undefined) return false;
+    if (device.status !== undefined && !isNewerOrSame(status, device.status)) return false;
+    this.#devices.set(endpoint, deepFreeze({ ...device, status }));
+    this.#outcomes.add(endpoint, status);
+    return true;
+  }
+
+  recordUnknownEndpoint(endpoint: string, at: string): Promise<void> {
+    // A counter increment: nothing to serve from memory, and each one must count.
+    return this.#store.recordUnknownEndpoint(endpoint, at);
+  }
+
+  /**
+   * Re-reads the items another process wrote (table keys, as the change proxy reports them).
+   * Resolves once memory matches what the table held after those writes.
+   */
+  async refresh(keys: readonly Item[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.#refreshKey(stringAttribute(key, PARTITION_KEY))));
+  }
+
+  /** Resolves once every outcome recorded so far is in the table (or given up and logged). */
+  flushed(): Promise<void> {
+    return this.#outcomes.flushed();
+  }
+
+  /** Flushes outcomes; later outcomes are written straight through. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#outcomes.flushed();
+  }
+
+  #refreshKey(partitionKey: string | undefined): Promise<void> {
+    if (partitionKey === undefined) return Promise.resolve();
+    // A read started before the latest write could return the older item: chain them per key.
+    const previous = this.#refreshing.get(partitionKey) ?? Promise.resolve();
+    const next = previous.then(() => this.#reread(partitionKey));
+    const settled = next.catch(() => undefined);
+    this.#refreshing.set(partitionKey, settled);
+    void settled.then(() => {
+      if (this.#refreshing.get(partitionKey) === settled) this.#refreshing.delete(partitionKey);
+    });
+    return next;
+  }
+
+  async #reread(partitionKey: string): Promise<void> {
+    if (partitionKey.startsWith(ITEM_KIND.profile.prefix)) {
+      const name = partitionKey.slice(ITEM_KIND.profile.prefix.length);
+      const profile = await this.#store.getProfile(name);
+      if (profile === undefined) this.#profiles.delete(name);
+      else this.#setProfile(profile);
+    } else if (partitionKey.startsWith(ITEM_KIND.device.prefix)) {
+      const endpoint = partitionKey.slice(ITEM_KIND.device.prefix.length);
+      const device = await this.#store.getDevice(endpoint);
+      if (device === undefined) this.#removeDevice(endpoint);
+      else this.#setDevice(device);
+    }
+  }
+
+  #setProfile(profile: Profile): void {
+    this.#profiles.set(profile.name, deepFreeze(structuredClone(profile)));
+  }
+
+  /** Stores the configuration, keeping whichever outcome is newer: ours may not be written yet. */
+  #setDevice(device: DeviceEntry): void {
+    const held = this.#devices.get(device.endpoint);
+    const { status: incoming, ...configuration } = structuredClone(device);
+    const status = newest(held?.status, incoming);
+    this.#unindex(held);
+    const entry: DeviceEntry = deepFreeze(status === undefined ? configuration : { ...configuration, status });
+    this.#devices.set(device.endpoint, entry);
+    const values = deviceIdentityValues(entry);
+    for (const kind of IDENTITY_KINDS) {
+      const value = values[kind];
+      if (value === undefined) continue;
+      const byValue = this.#identities.get(kind)!;
+      const endpoints = byValue.get(value) ?? new Set<string>();
+      endpoints.add(entry.endpoint);
+      byValue.set(value, endpoints);
+    }
+  }
+
+  #removeDevice(endpoint: string): void {
+    this.#unindex(this.#devices.get(endpoint));
+    this.#devices.delete(endpoint);
+  }
+
+  #unindex(device: DeviceEntry | undefined): void {
+    if (device === undefined) return;
+    const values = deviceIdentityValues(device);
+    for (const kind of IDENTITY_KINDS) {
+      const value = values[kind];
+      if (value === undefined) continue;
+      const byValue = this.#identities.get(kind)!;
+      const endpoints = byValue.get(value);
+      endpoints?.delete(device.endpoint);
+      if (endpoints?.size === 0) byValue.delete(value);
+    }
+  }
+}
+
+function withoutStatus(device: DeviceEntry): DeviceEntry {
+  const configuration: DeviceEntry = { ...device };
+  delete configuration.status;
+  return configuration;
+}
+
+function newest(a: DeviceStatus | undefined, b: DeviceStatus | undefined): DeviceStatus | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return isNewerOrSame(b, a) ? b : a;
+}
+
+/** Shared entries must not be changed by a caller; a write to a frozen object throws in strict code. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !ArrayBuffer.isView(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
