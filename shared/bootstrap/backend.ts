@@ -1,5 +1,6 @@
 import { compileBootstrapPlan } from './config.ts';
 import { ConfigurationError } from './configuration-error.ts';
+import { planCarriesSecrets } from './plan-secrets.ts';
 import {
   CONTRACT_VERSION,
   uplinkSchema,
@@ -46,11 +47,26 @@ async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackend
   if (!profile) {
     return rejectAndRecord(request, device, deps, 'unknown-profile', `profile ${device.profile} does not exist`);
   }
-  if (request.pskIdentity !== undefined && device.bootstrapCredentials?.identity !== request.pskIdentity) {
-    return rejectAndRecord(request, device, deps, 'identity-mismatch', 'the DTLS identity is not this device\'s bootstrap identity');
+  const bootstrapMode = device.bootstrapCredentials?.securityMode ?? 'nosec';
+  if (request.transport === 'dtls' && device.bootstrapCredentials?.identity !== request.pskIdentity) {
+    return rejectAndRecord(request, device, deps, 'identity-mismatch', "the DTLS identity is not this device's bootstrap identity");
+  }
+  // A device provisioned with DTLS credentials that turns up on plain CoAP is someone else
+  // using its endpoint name: answering would hand its configuration to them.
+  if (request.transport !== 'dtls' && bootstrapMode !== 'nosec') {
+    return rejectAndRecord(request, device, deps, 'insecure-transport', `the device bootstraps with ${bootstrapMode}, the request came over NoSec`);
   }
   try {
     const plan = compileBootstrapPlan(profile, device);
+    if (request.transport !== 'dtls' && profile.allowSecretsOverNoSec !== true && planCarriesSecrets(plan)) {
+      return rejectAndRecord(
+        request,
+        device,
+        deps,
+        'insecure-transport',
+        'the plan carries secret keys and the request came over NoSec (profile allowSecretsOverNoSec is off)',
+      );
+    }
     return {
       v: CONTRACT_VERSION,
       type: 'bootstrap-planned',

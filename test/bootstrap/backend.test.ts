@@ -28,6 +28,10 @@ describe('bootstrap backend', () => {
     await store.putDevice(device('known', 'fleet'));
     await store.putDevice(device('orphan', 'no-such-profile'));
     await store.putDevice(device('keyless', 'psk'));
+    const pskServerCredentials = { '7': { identity: 'dev-7', secretKey: '00112233445566778899aabbccddeeff' } };
+    await store.putDevice({ ...device('keyed', 'psk'), serverCredentials: pskServerCredentials });
+    await store.putProfile({ ...nosecProfile('psk-lab', 5685), servers: (await store.getProfile('psk'))!.servers, allowSecretsOverNoSec: true });
+    await store.putDevice({ ...device('keyed-lab', 'psk-lab'), serverCredentials: pskServerCredentials });
     await store.putDevice({ ...device('dtls', 'fleet'), bootstrapCredentials: { securityMode: 'psk', identity: 'dtls-id', secretKey: '00112233445566778899aabbccddeeff' } });
     deps = { store, newSessionId: () => `session-${++sessions}`, now: () => new Date('2026-11-23T12:00:01.000Z') };
     close = async () => {
@@ -88,6 +92,22 @@ describe('bootstrap backend', () => {
     assert.equal(wrong.type === 'bootstrap-rejected' && wrong.reason, 'identity-mismatch');
     const right = await handleUplink(requested('dtls', { transport: 'dtls', pskIdentity: 'dtls-id' }), deps);
     assert.equal(right.type, 'bootstrap-planned');
+  });
+
+  it('refuses a DTLS device that asks over NoSec, before compiling anything', async () => {
+    const answer = await handleUplink(requested('dtls'), deps);
+    assert.equal(answer.type === 'bootstrap-rejected' && answer.reason, 'insecure-transport');
+    assert.equal((await deps.store.getDevice('dtls'))?.status?.outcome, 'rejected');
+  });
+
+  it('refuses a plan carrying keys over NoSec unless the profile opts in, and never echoes the key', async () => {
+    const refused = await handleUplink(requested('keyed'), deps);
+    assert.equal(refused.type, 'bootstrap-rejected');
+    if (refused.type !== 'bootstrap-rejected') return;
+    assert.equal(refused.reason, 'insecure-transport');
+    assert.doesNotMatch(JSON.stringify(refused), /00112233445566778899aabbccddeeff/);
+    const lab = await handleUplink(requested('keyed-lab'), deps);
+    assert.equal(lab.type, 'bootstrap-planned');
   });
 
   it('records an outcome, and keeps a newer one over a late older one', async () => {
