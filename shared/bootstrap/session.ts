@@ -38,6 +38,8 @@ export type SessionEvent =
   /** `code` is the CoAP code byte, e.g. 0x44 for 2.04. */
   | { type: 'response'; requestId: number; code: number; contentFormat?: number; payload: Uint8Array }
   | { type: 'timeout'; requestId: number }
+  /** The request could not complete for a reason of the client's (Reset, a broken block transfer). */
+  | { type: 'failed'; requestId: number; reason: string }
   | { type: 'cancel'; reason: string };
 
 export type SessionResult = {
@@ -81,6 +83,8 @@ export interface SessionState {
   readonly provenFormat?: number;
   readonly clientVersion?: string;
   readonly discovered?: BootstrapDiscoverResult;
+  /** The Bootstrap-Request carried `pct`, which LwM2M 1.0 clients never send. */
+  readonly pctGiven?: boolean;
   readonly reads: Readonly<Record<string, unknown>>;
 }
 
@@ -89,6 +93,9 @@ type Step = { state: SessionState; actions: SessionAction[] };
 const MAX_DETAIL = 1024;
 // deviceStatus.clientVersion allows 8 characters; a longer version is not one LwM2M defines.
 const MAX_CLIENT_VERSION = 8;
+// A device status must fit a DynamoDB item (400 KB); a read larger than this is recorded as
+// too large rather than making the outcome impossible to store.
+const MAX_READ_JSON = 16 * 1024;
 
 const OPERATION: Readonly<Record<SessionPurpose, string>> = {
   discover: 'Bootstrap-Discover',
@@ -112,6 +119,9 @@ export function stepSession(state: SessionState, event: SessionEvent): Step {
     case 'timeout':
       if (state.inFlight?.requestId !== event.requestId) return idle(state);
       return end(state, 'timeout', `no answer to ${describeStep(state.inFlight.step)}`);
+    case 'failed':
+      if (state.inFlight?.requestId !== event.requestId) return idle(state);
+      return end(state, 'client-error', `${describeStep(state.inFlight.step)}: ${event.reason}`);
     case 'response':
       if (state.inFlight?.requestId !== event.requestId) return idle(state);
       return respond(state, state.inFlight, event);
@@ -119,21 +129,28 @@ export function stepSession(state: SessionState, event: SessionEvent): Step {
 }
 
 function start(state: SessionState, plan: BootstrapPlan, preferredContentFormat: number | undefined): Step {
-  const running: SessionState = { ...state, phase: 'running', plan, contentFormat: initialContentFormat(plan.contentFormat, preferredContentFormat) };
+  const running: SessionState = {
+    ...state,
+    phase: 'running',
+    plan,
+    contentFormat: initialContentFormat(plan.contentFormat, preferredContentFormat),
+    pctGiven: preferredContentFormat !== undefined,
+  };
   // A plan whose values do not make a tree fails here, before the client is touched at all.
   for (const write of [...plan.writes, ...(plan.bootstrapServerWrite === undefined ? [] : [plan.bootstrapServerWrite])]) {
     const problem = treeProblem(write.path, write.values);
     if (problem !== undefined) return end(running, 'client-error', problem);
   }
   if (plan.discover) return send(running, { purpose: 'discover' }, [], {});
-  return advance({ ...running, pending: stepsAfterDiscover(plan, undefined) });
+  return advance({ ...running, pending: stepsAfterDiscover(plan, undefined, false) });
 }
 
-function stepsAfterDiscover(plan: BootstrapPlan, discovered: BootstrapDiscoverResult | undefined): SessionStep[] {
+/** Bootstrap-Read exists from LwM2M 1.1; a 1.0 client may leave it unanswered and stall Finish. */
+function stepsAfterDiscover(plan: BootstrapPlan, discovered: BootstrapDiscoverResult | undefined, clientIs10: boolean): SessionStep[] {
   return [
     ...expandDeletes(plan.deletes, discovered).map((path): SessionStep => ({ purpose: 'delete', path })),
     ...arrangeWrites(plan, discovered).map((write): SessionStep => ({ purpose: 'write', path: write.path, values: write.values })),
-    ...plan.reads.map((path): SessionStep => ({ purpose: 'read', path })),
+    ...(clientIs10 ? [] : plan.reads.map((path): SessionStep => ({ purpose: 'read', path }))),
     { purpose: 'finish' },
   ];
 }
@@ -178,12 +195,13 @@ function parseDiscover(payload: Uint8Array): BootstrapDiscoverResult | undefined
 }
 
 function discovered(state: SessionState, result: BootstrapDiscoverResult | undefined): Step {
-  const version = result?.lwm2mVersion;
+  // A client that refuses Bootstrap-Discover and sent no `pct` behaves as LwM2M 1.0 does.
+  const version = result?.lwm2mVersion ?? (result === undefined && state.pctGiven !== true ? '1.0' : undefined);
   return advance({
     ...state,
     ...(result === undefined ? {} : { discovered: result }),
     ...(version !== undefined && version.length <= MAX_CLIENT_VERSION ? { clientVersion: version } : {}),
-    pending: stepsAfterDiscover(state.plan!, result),
+    pending: stepsAfterDiscover(state.plan!, result, version === '1.0'),
   });
 }
 
@@ -254,7 +272,9 @@ function requestLine(step: SessionStep): Pick<SessionRequest, 'method' | 'path' 
 function readResult(path: string, accepted: number, response: { code: number; contentFormat?: number; payload: Uint8Array }): unknown {
   if (response.code !== CoapCode.CONTENT) return { error: formatCode(response.code) };
   try {
-    return treeToJsonView(decodeContent(response.contentFormat ?? accepted, response.payload, parsePath(path)));
+    const view = treeToJsonView(decodeContent(response.contentFormat ?? accepted, response.payload, parsePath(path)));
+    const size = JSON.stringify(view).length;
+    return size <= MAX_READ_JSON ? view : { error: `too large to record (${size} characters of JSON)` };
   } catch (error) {
     return { error: `undecodable: ${clean(error instanceof Error ? error.message : String(error))}` };
   }

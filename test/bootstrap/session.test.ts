@@ -135,7 +135,7 @@ describe('bootstrap session: complete runs', () => {
     assert.ok(run.requests.filter((request) => request.method === 'PUT').every((request) => request.contentFormat === TLV));
     assertWritePayload(run.requests[3]!, security(1, 101).values);
     assertWritePayload(run.requests[4]!, server(0, 101).values);
-    assert.deepStrictEqual(run.result, { outcome: 'success', contentFormat: TLV });
+    assert.deepStrictEqual(run.result, { outcome: 'success', contentFormat: TLV, clientVersion: '1.0' });
     assert.equal(new Set(run.requests.map((request) => request.id)).size, run.requests.length, 'request ids are unique');
   });
 
@@ -143,7 +143,28 @@ describe('bootstrap session: complete runs', () => {
     const run = drive(plan(), happyClient({ code: CoapCode.CONTENT, payload: utf8('this is not <link-format') }));
     assert.deepStrictEqual(lines(run.requests), ['GET /', 'DELETE /0', 'DELETE /1', 'PUT /0/1', 'PUT /1/0', 'POST /bs']);
     assert.equal(run.result.outcome, 'success');
+    assert.equal(run.result.clientVersion, '1.0', 'no Discover answer and no pct: a 1.0 client');
+  });
+
+  it('a refused Discover after a pct names no version, and reads still go out', () => {
+    const run = drive(plan({ reads: ['/1'] }), happyClient({ code: CoapCode.NOT_FOUND }), SENML_JSON);
     assert.equal(run.result.clientVersion, undefined);
+    assert.ok(lines(run.requests).includes('GET /1'));
+  });
+
+  it('a 1.0 client is not sent Bootstrap-Read, which it does not know, and still finishes', () => {
+    const run = drive(plan({ reads: ['/1', '/2'] }), happyClient({ code: CoapCode.METHOD_NOT_ALLOWED }));
+    assert.deepStrictEqual(lines(run.requests), ['GET /', 'DELETE /0', 'DELETE /1', 'PUT /0/1', 'PUT /1/0', 'POST /bs']);
+    assert.equal(run.result.outcome, 'success');
+  });
+
+  it("a request the client broke (Reset, a failed block transfer) ends with client-error naming the step", () => {
+    let { state } = stepSession(initialSessionState(), { type: 'start', plan: plan() });
+    const discover = state.inFlight!.requestId;
+    const ended = stepSession(state, { type: 'failed', requestId: discover, reason: 'the client answered with Reset' });
+    state = ended.state;
+    assert.deepStrictEqual(ended.actions, [{ type: 'end', result: { outcome: 'client-error', detail: 'Bootstrap-Discover /: the client answered with Reset' } }]);
+    assert.deepStrictEqual(stepSession(state, { type: 'failed', requestId: discover, reason: 'again' }).actions, []);
   });
 
   it('without plan.discover the session starts with the deletes', () => {
@@ -337,6 +358,15 @@ describe('bootstrap session: reads and finish', () => {
     );
     assert.equal(run.result.outcome, 'success');
     assert.match(String((run.result.reads!['/1'] as { error: string }).error), /^undecodable/);
+  });
+
+  it('a read too large for a device status is recorded as too large, not stored', () => {
+    const huge = encodeContent(TLV, treeFromJsonView({ '/1/0/0': 101, '/1/0/7': 'U'.repeat(20_000) }, parsePath('/1')), parsePath('/1'));
+    const run = drive(plan({ discover: false, reads: ['/1'] }), (request) =>
+      request.purpose === 'read' ? { code: CoapCode.CONTENT, contentFormat: TLV, payload: huge } : happyClient('timeout')(request),
+    );
+    assert.equal(run.result.outcome, 'success');
+    assert.match(String((run.result.reads!['/1'] as { error: string }).error), /^too large to record/);
   });
 
   it('Finish 4.06 ends finish-failed with the diagnostic, control characters replaced, cut to 1024', () => {
