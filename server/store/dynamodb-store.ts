@@ -25,6 +25,7 @@ import {
   stringAttribute,
   unknownEndpointKey,
   type Item,
+  type StoreWarning,
 } from './item-codec.ts';
 import { ProfileCache } from './profile-cache.ts';
 import { DEVICE_ATTRIBUTE, IDENTITY_INDEX, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, SORT_KEY } from './table.ts';
@@ -42,6 +43,11 @@ export interface DynamoDbBootstrapStoreOptions {
   /** UpdateItems in flight during a bulk write. */
   readonly writeConcurrency?: number;
   readonly now?: () => number;
+  /**
+   * Told when a stored value is skipped rather than failing the read (a device's recorded
+   * bootstrap outcome the current schema refuses). Messages name the item key, never values.
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Counts of Bootstrap-Requests from endpoints the store does not know, for operators. */
@@ -66,6 +72,7 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
   readonly #pageSize: number;
   readonly #writeConcurrency: number;
   readonly #profiles: ProfileCache;
+  readonly #decodeDevice: (item: Item) => DeviceEntry;
 
   constructor(options: DynamoDbBootstrapStoreOptions) {
     this.#client = options.client;
@@ -73,6 +80,8 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     this.#pageSize = options.pageSize ?? 100;
     this.#writeConcurrency = options.writeConcurrency ?? 16;
     this.#profiles = new ProfileCache(options.profileCacheTtlMs ?? 0, options.now ?? Date.now);
+    const onWarning: StoreWarning | undefined = options.onWarning;
+    this.#decodeDevice = (item) => decodeDevice(item, onWarning);
   }
 
   async putProfile(profile: Profile): Promise<void> {
@@ -145,11 +154,11 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
 
   async getDevice(endpoint: string): Promise<DeviceEntry | undefined> {
     const item = await this.#get(deviceKey(endpoint));
-    return item ? decodeDevice(item) : undefined;
+    return item ? this.#decodeDevice(item) : undefined;
   }
 
   listDevices(cursor?: string): Promise<Page<DeviceEntry>> {
-    return this.#scanPage(ITEM_KIND.device.sortKey, cursor, decodeDevice);
+    return this.#scanPage(ITEM_KIND.device.sortKey, cursor, this.#decodeDevice);
   }
 
   deleteDevice(endpoint: string): Promise<boolean> {
@@ -175,11 +184,11 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     );
     const items = output.Items ?? [];
     if (items.length > 1) {
-      const endpoints = items.map((item) => decodeDevice(item).endpoint);
+      const endpoints = items.map((item) => this.#decodeDevice(item).endpoint);
       throw new Error(`more than one device has this ${kind}: ${endpoints.join(', ')}`);
     }
     const item = items[0];
-    return item ? decodeDevice(item) : undefined;
+    return item ? this.#decodeDevice(item) : undefined;
   }
 
   async getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }> {

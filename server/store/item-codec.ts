@@ -70,22 +70,37 @@ export function decodeProfile(item: Item): Profile {
   return profile;
 }
 
-/** Decodes a device item; `status` is merged in when the item carries one (index items do not). */
-export function decodeDevice(item: Item): DeviceEntry {
+/** Told about stored data the store skipped rather than fail on; names items and attributes, never values. */
+export type StoreWarning = (message: string) => void;
+
+/**
+ * Decodes a device item; `status` is merged in when the item carries one (index items do not).
+ * A status the current schema refuses (an older version wrote it, or it was edited by hand) is
+ * left out and reported to `onWarning`: it is the record of the last bootstrap, and failing
+ * the whole device on it would keep that device from ever bootstrapping again.
+ */
+export function decodeDevice(item: Item, onWarning?: StoreWarning): DeviceEntry {
   const itemKey = describeKey(item);
   const device = parseDoc(item, itemKey, deviceEntrySchema);
   const pk = stringAttribute(item, PARTITION_KEY);
   if (pk !== undefined && pk !== ITEM_KIND.device.prefix + device.endpoint) {
     throw new StoreCorruptionError(itemKey, 'the endpoint does not match the item key');
   }
-  const status = decodeStatus(item, itemKey);
+  const status = decodeStatus(item, itemKey, onWarning);
   return status ? { ...device, status } : device;
 }
 
-function decodeStatus(item: Item, itemKey: string): DeviceStatus | undefined {
+function decodeStatus(item: Item, itemKey: string, onWarning: StoreWarning | undefined): DeviceStatus | undefined {
+  if (item[DEVICE_ATTRIBUTE.status] === undefined) return undefined;
   const text = stringAttribute(item, DEVICE_ATTRIBUTE.status);
-  if (text === undefined) return undefined;
-  return parseJson(text, itemKey, DEVICE_ATTRIBUTE.status, deviceStatusSchema);
+  try {
+    if (text === undefined) throw new StoreCorruptionError(itemKey, `attribute ${DEVICE_ATTRIBUTE.status} is not a string`);
+    return parseJson(text, itemKey, DEVICE_ATTRIBUTE.status, deviceStatusSchema);
+  } catch (error) {
+    if (!(error instanceof StoreCorruptionError)) throw error;
+    onWarning?.(`${error.message}; device read without its last bootstrap outcome`);
+    return undefined;
+  }
 }
 
 function parseDoc<S extends z.ZodType>(item: Item, itemKey: string, schema: S): z.output<S> {

@@ -1,7 +1,7 @@
 import { MAX_ID } from '../lwm2m/path.ts';
 import { aclInstanceIds } from './acl-instance.ts';
 import type { ConfigurationIssue } from './configuration-error.ts';
-import { credentialIssues } from './credential-rules.ts';
+import { credentialIssues, keyCeilingIssues, oscoreIssues } from './credential-rules.ts';
 import type { DeviceEntry } from './device.ts';
 import type { Profile } from './profile.ts';
 import { bootstrapServerInstanceId, resolveServerAccounts, type ResolvedAccount } from './server-accounts.ts';
@@ -26,6 +26,7 @@ export function checkBootstrapConfiguration(profile: Profile, device?: DeviceEnt
   issues.push(...aclIssues(profile, accounts));
   issues.push(...bootstrapServerIssues(profile, device));
   if (device !== undefined) issues.push(...pskIdentityIssues(accounts, device));
+  issues.push(...keyCeilingSweep(accounts, device));
   return issues;
 }
 
@@ -105,8 +106,8 @@ function accountIssues(resolved: ResolvedAccount, device: DeviceEntry | undefine
   if (account.oscore !== undefined && (account.oscore !== 'device' || device !== undefined)) {
     if (resolved.oscore === undefined) {
       issues.push({ field: resolved.oscoreField, message: `missing: server account ${account.shortServerId} takes its OSCORE context from the device entry` });
-    } else if (resolved.oscore.senderId === resolved.oscore.recipientId) {
-      issues.push({ field: `${resolved.oscoreField}.recipientId`, message: 'equals senderId; OSCORE needs distinct sender and recipient ids (RFC 8613 3.3)' });
+    } else {
+      issues.push(...oscoreIssues(resolved.oscore, resolved.oscoreField));
     }
   }
   return issues;
@@ -171,5 +172,22 @@ function pskIdentityIssues(accounts: readonly ResolvedAccount[], device: DeviceE
   for (const { account, credentials, credentialsField } of accounts) {
     if (account.securityMode === 'psk') claim(credentials?.identity, credentialsField);
   }
+  return issues;
+}
+
+/**
+ * Every key, certificate and OSCORE value written anywhere, whatever mode it would be used in:
+ * an absurd size is named precisely even where no other rule looks at that value.
+ */
+function keyCeilingSweep(accounts: readonly ResolvedAccount[], device: DeviceEntry | undefined): ConfigurationIssue[] {
+  const issues: ConfigurationIssue[] = [];
+  for (const { account, field } of accounts) {
+    if (account.credentials !== undefined) issues.push(...keyCeilingIssues(account.credentials, field('credentials')));
+    if (typeof account.oscore === 'object') issues.push(...keyCeilingIssues(account.oscore, field('oscore')));
+  }
+  if (device === undefined) return issues;
+  if (device.bootstrapCredentials !== undefined) issues.push(...keyCeilingIssues(device.bootstrapCredentials, 'device.bootstrapCredentials'));
+  for (const [ssid, credentials] of Object.entries(device.serverCredentials)) issues.push(...keyCeilingIssues(credentials, `device.serverCredentials.${ssid}`));
+  for (const [ssid, context] of Object.entries(device.oscore)) issues.push(...keyCeilingIssues(context, `device.oscore.${ssid}`));
   return issues;
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ConfigurationIssue } from './configuration-error.ts';
 import { deviceEntrySchema, type DeviceEntry } from './device.ts';
 import type { Profile } from './profile.ts';
+import type { BootstrapStore } from './store.ts';
 
 /**
  * Bulk device import: rows from a JSON array, JSON Lines or CSV become device entries, and every
@@ -209,11 +210,14 @@ function describePosition(position: RowPosition): string {
 /**
  * Judges rows one by one. Valid rows are kept in order for the write; a row is rejected for a
  * schema error, an unknown profile, an endpoint or bootstrap PSK identity used by an earlier row
- * of the same file, or a configuration issue the checker finds.
+ * of the same file, or a configuration issue the checker finds; then, once every row is in,
+ * for a bootstrap PSK identity another stored device holds (checkStoredPskIdentities).
  */
 export class DeviceImportValidator {
   readonly devices: DeviceEntry[] = [];
   readonly rejected: RejectedRow[] = [];
+  /** Where each of `devices` came from, index for index. */
+  readonly #positions: RowPosition[] = [];
   #rows = 0;
   #rejectedRows = 0;
   readonly #options: DeviceImportOptions;
@@ -269,7 +273,66 @@ export class DeviceImportValidator {
     }
 
     if (problems.length > 0) this.#reject(position, device.endpoint, problems);
-    else this.devices.push(device);
+    else {
+      this.devices.push(device);
+      this.#positions.push(position);
+    }
+  }
+
+  /**
+   * After the last row: refuses valid rows whose bootstrap PSK identity the store gives another
+   * endpoint, one index lookup per such row with at most `concurrency` in flight. An endpoint
+   * this file also imports gives its identity up, so swapping identities between two devices
+   * passes (the file's own rule catches two rows claiming one identity). A lookup that fails,
+   * as findDevice does when two stored devices already share the identity, refuses the row too.
+   * Rejections are then ordered by row.
+   */
+  async checkStoredPskIdentities(store: Pick<BootstrapStore, 'findDevice'>, concurrency = 16): Promise<void> {
+    const conflicts = new Map<number, string>();
+    const lookups: number[] = [];
+    this.devices.forEach((device, index) => {
+      if (bootstrapPskIdentity(device) !== undefined) lookups.push(index);
+    });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let at = next++; at < lookups.length; at = next++) {
+        const index = lookups[at]!;
+        const device = this.devices[index]!;
+        const reason = await this.#storedHolderProblem(store, device.endpoint, bootstrapPskIdentity(device)!);
+        if (reason !== undefined) conflicts.set(index, reason);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, lookups.length)) }, worker));
+    if (conflicts.size === 0) return;
+
+    let kept = 0;
+    this.devices.forEach((device, index) => {
+      const position = this.#positions[index]!;
+      const reason = conflicts.get(index);
+      if (reason !== undefined) {
+        this.#reject(position, device.endpoint, [{ field: this.#field(['bootstrapCredentials', 'identity']), reason }]);
+        return;
+      }
+      this.devices[kept] = device;
+      this.#positions[kept] = position;
+      kept += 1;
+    });
+    this.devices.length = kept;
+    this.#positions.length = kept;
+    // Stable: a row's own rejections keep their order.
+    this.rejected.sort((a, b) => a.row - b.row);
+  }
+
+  async #storedHolderProblem(store: Pick<BootstrapStore, 'findDevice'>, endpoint: string, identity: string): Promise<string | undefined> {
+    let holder: DeviceEntry | undefined;
+    try {
+      holder = await store.findDevice('pskIdentity', identity);
+    } catch (error) {
+      // The store's messages name endpoints and error kinds, not identities or keys.
+      return `cannot tell whether another stored device holds this bootstrap PSK identity (${error instanceof Error ? error.message : 'lookup failed'})`;
+    }
+    if (holder === undefined || holder.endpoint === endpoint || this.#endpoints.has(holder.endpoint)) return undefined;
+    return `bootstrap PSK identity already held by stored device ${holder.endpoint}`;
   }
 
   #reject(position: RowPosition, endpoint: string | undefined, problems: readonly { field: string; reason: string }[]): void {
@@ -288,6 +351,12 @@ export class DeviceImportValidator {
     if (this.#options.csv !== true || !field.startsWith('device.')) return field;
     return csvColumnFor(field.slice('device.'.length).split('.')) ?? field;
   }
+}
+
+/** The identity a device's bootstrap DTLS handshake is looked up by, if it has one. */
+function bootstrapPskIdentity(device: DeviceEntry): string | undefined {
+  const credentials = device.bootstrapCredentials;
+  return credentials?.securityMode === 'psk' ? credentials.identity : undefined;
 }
 
 /** The endpoint a row names, if it is a plausible one; used only to label rejections. */

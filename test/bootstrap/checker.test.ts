@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
 import { compileBootstrapPlan } from '../../shared/bootstrap/config.ts';
@@ -7,6 +8,18 @@ import { deviceEntrySchema, type DeviceEntry, type DeviceEntryInput } from '../.
 import { profileSchema, type Profile, type ProfileInput, type ServerAccount } from '../../shared/bootstrap/profile.ts';
 
 const KEY = '00112233445566778899aabbccddeeff';
+
+/** A real EC P-256 key pair as DER hex: SubjectPublicKeyInfo (91 bytes) and PKCS#8 (138 bytes). */
+const EC = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const SPKI = EC.publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+const PKCS8 = EC.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('hex');
+
+/** A DER SEQUENCE of `size` bytes in all, standing in for a certificate: the checker reads only size and outer framing. */
+function derSequence(size: number): string {
+  const content = size - (size - 2 < 0x80 ? 2 : size - 3 < 0x100 ? 3 : 4);
+  const length = content < 0x80 ? content.toString(16).padStart(2, '0') : content < 0x100 ? `81${content.toString(16).padStart(2, '0')}` : `82${content.toString(16).padStart(4, '0')}`;
+  return `30${length}${'a5'.repeat(content)}`;
+}
 
 const profile = (input: Omit<ProfileInput, 'name'>): Profile => profileSchema.parse({ name: 'fleet', ...input });
 const device = (input: Omit<DeviceEntryInput, 'endpoint' | 'profile'> = {}): DeviceEntry =>
@@ -142,7 +155,7 @@ describe('checkBootstrapConfiguration', () => {
 
   it('needs public key, private key and server public key for RPK', () => {
     const issue = onlyIssue(
-      checkBootstrapConfiguration(profile({ servers: [psk(7, { securityMode: 'rpk' })] }), device({ serverCredentials: { '7': { publicKey: '3059', secretKey: '3041' } } })),
+      checkBootstrapConfiguration(profile({ servers: [psk(7, { securityMode: 'rpk' })] }), device({ serverCredentials: { '7': { publicKey: SPKI, secretKey: PKCS8 } } })),
     );
     assert.equal(issue.field, 'device.serverCredentials.7.serverPublicKey');
     assert.match(issue.message, /rpk needs the server public key/);
@@ -151,11 +164,84 @@ describe('checkBootstrapConfiguration', () => {
   it('needs certificate, private key and server certificate for X.509', () => {
     const issue = onlyIssue(
       checkBootstrapConfiguration(
-        profile({ servers: [psk(7, { securityMode: 'x509', credentialSource: 'profile', credentials: { secretKey: '3041', serverPublicKey: '3082' } })] }),
+        profile({ servers: [psk(7, { securityMode: 'x509', credentialSource: 'profile', credentials: { secretKey: PKCS8, serverPublicKey: derSequence(700) } })] }),
       ),
     );
     assert.equal(issue.field, 'servers[0].credentials.publicKey');
     assert.match(issue.message, /x509 needs the client certificate/);
+  });
+
+  it('accepts DER keys and certificates of plausible size for RPK and X.509', () => {
+    assert.equal(SPKI.length / 2, 91);
+    const p = profile({ servers: [psk(7, { securityMode: 'rpk' }), psk(8, { securityMode: 'x509' })], bootstrapServer: { uri: 'coaps://bs.example' } });
+    const d = device({
+      bootstrapCredentials: { securityMode: 'x509', publicKey: derSequence(64), secretKey: derSequence(2048), serverPublicKey: derSequence(8192) },
+      serverCredentials: { '7': { publicKey: SPKI, secretKey: PKCS8, serverPublicKey: derSequence(1024) }, '8': { publicKey: derSequence(600), secretKey: derSequence(121), serverPublicKey: derSequence(900) } },
+    });
+    assert.deepEqual(checkBootstrapConfiguration(p, d), []);
+  });
+
+  it('refuses RPK and X.509 values of the wrong size or without a consistent outer DER SEQUENCE, naming field and size only', () => {
+    const rawPoint = `04${'11'.repeat(64)}`; // an uncompressed EC point, not a SubjectPublicKeyInfo
+    const cases: [mode: 'rpk' | 'x509', key: 'publicKey' | 'secretKey' | 'serverPublicKey', value: string, message: RegExp][] = [
+      ['rpk', 'publicKey', rawPoint, /^is 65 bytes but does not start with a DER SEQUENCE \(0x30\); expected a DER SubjectPublicKeyInfo$/],
+      ['rpk', 'publicKey', SPKI.slice(0, 160), /^is 80 bytes but its DER SEQUENCE header declares 91; the value is cut short or has extra bytes$/],
+      ['rpk', 'serverPublicKey', `${SPKI}00`, /^is 92 bytes but its DER SEQUENCE header declares 91/],
+      ['rpk', 'serverPublicKey', derSequence(31), /^is 31 bytes; a DER SubjectPublicKeyInfo is 32 to 1024 bytes \(91 for EC P-256\)$/],
+      ['rpk', 'publicKey', derSequence(1025), /^is 1025 bytes; a DER SubjectPublicKeyInfo is 32 to 1024/],
+      ['rpk', 'secretKey', 'ab'.repeat(32), /^is 32 bytes but does not start with a DER SEQUENCE \(0x30\); expected a DER private key/],
+      ['rpk', 'secretKey', derSequence(2049), /^is 2049 bytes; a DER private key \(PKCS#8 or SEC 1\) is 32 to 2048 bytes/],
+      ['x509', 'publicKey', SPKI.slice(0, 126), /^is 63 bytes; a DER X\.509 certificate is 64 to 8192 bytes$/],
+      ['x509', 'serverPublicKey', `3080${'00'.repeat(100)}`, /^is 102 bytes but does not start with a DER SEQUENCE/], // indefinite length is not DER
+      ['x509', 'secretKey', PKCS8.slice(0, -2), /^is 137 bytes but its DER SEQUENCE header declares 138/],
+    ];
+    for (const [mode, key, value, message] of cases) {
+      const good = mode === 'rpk' ? { publicKey: SPKI, secretKey: PKCS8, serverPublicKey: SPKI } : { publicKey: derSequence(500), secretKey: PKCS8, serverPublicKey: derSequence(500) };
+      const issue = onlyIssue(checkBootstrapConfiguration(profile({ servers: [psk(7, { securityMode: mode })] }), device({ serverCredentials: { '7': { ...good, [key]: value } } })));
+      assert.equal(issue.field, `device.serverCredentials.7.${key}`);
+      assert.match(issue.message, message);
+      assert.ok(!issue.message.includes(value.slice(0, 16)), issue.message);
+    }
+  });
+
+  it("applies the RPK rules to the device's bootstrap credentials too", () => {
+    const p = profile({ servers: [nosec(101)], bootstrapServer: { uri: 'coaps://bs.example' } });
+    const issue = onlyIssue(checkBootstrapConfiguration(p, device({ bootstrapCredentials: { securityMode: 'rpk', publicKey: SPKI, secretKey: KEY, serverPublicKey: SPKI } })));
+    assert.deepEqual(issue.field, 'device.bootstrapCredentials.secretKey');
+    assert.match(issue.message, /^is 16 bytes; a DER private key/);
+  });
+
+  it('gives a key over 8192 bytes one precise issue, in any mode and wherever it is written', () => {
+    const huge = 'ab'.repeat(9000);
+    const pskIssue = onlyIssue(checkBootstrapConfiguration(profile({ servers: [psk(101)] }), device({ serverCredentials: { '101': { identity: 'dev', secretKey: huge } } })));
+    assert.deepEqual(pskIssue, { field: 'device.serverCredentials.101.secretKey', message: 'is 9000 bytes; no key or certificate here is over 8192' });
+    const nosecIssue = onlyIssue(checkBootstrapConfiguration(profile({ servers: [nosec(101)] }), device({ serverCredentials: { '101': { publicKey: huge } } })));
+    assert.equal(nosecIssue.field, 'device.serverCredentials.101.publicKey');
+    const profileIssue = onlyIssue(
+      checkBootstrapConfiguration(profile({ servers: [psk(101, { securityMode: 'x509', credentialSource: 'profile', credentials: { publicKey: derSequence(500), secretKey: PKCS8, serverPublicKey: huge } })] })),
+    );
+    assert.equal(profileIssue.field, 'servers[0].credentials.serverPublicKey');
+    const oscoreIssue = onlyIssue(checkBootstrapConfiguration(profile({ servers: [nosec(101, { oscore: { masterSecret: KEY, senderId: '01', recipientId: '02', idContext: huge } })] })));
+    assert.deepEqual(oscoreIssue, { field: 'servers[0].oscore.idContext', message: 'is 9000 bytes; no key or certificate here is over 8192' });
+  });
+
+  it('checks OSCORE context sizes (RFC 8613): master secret, sender and recipient ids, salt and id context', () => {
+    const p = profile({ servers: [nosec(101, { oscore: 'device' })] });
+    const check = (context: Record<string, unknown>) =>
+      checkBootstrapConfiguration(p, device({ oscore: { '101': { masterSecret: KEY, senderId: '01', recipientId: '02', ...context } as never } }));
+    assert.deepEqual(check({ masterSecret: 'ab'.repeat(64), senderId: 'cd'.repeat(7), recipientId: 'ab'.repeat(7), masterSalt: 'ab'.repeat(64), idContext: 'ab'.repeat(64) }), []);
+    assert.deepEqual(onlyIssue(check({ masterSecret: 'ab'.repeat(15) })), { field: 'device.oscore.101.masterSecret', message: 'is 15 bytes; an OSCORE Master Secret is 16 to 64 bytes' });
+    assert.equal(onlyIssue(check({ masterSecret: 'ab'.repeat(65) })).field, 'device.oscore.101.masterSecret');
+    assert.deepEqual(onlyIssue(check({ senderId: 'ab'.repeat(8) })), {
+      field: 'device.oscore.101.senderId',
+      message: 'is 8 bytes; an OSCORE Sender ID is at most 7 with AEAD algorithm 10 (nonce 13 bytes, RFC 8613 5.2)',
+    });
+    assert.equal(onlyIssue(check({ recipientId: 'ab'.repeat(8) })).field, 'device.oscore.101.recipientId');
+    assert.match(onlyIssue(check({ aeadAlgorithm: 1, recipientId: 'ab'.repeat(7) })).message, /^is 7 bytes; an OSCORE Recipient ID is at most 6 with AEAD algorithm 1 \(nonce 12 bytes/);
+    assert.deepEqual(onlyIssue(check({ masterSalt: 'ab'.repeat(65) })), { field: 'device.oscore.101.masterSalt', message: 'is 65 bytes; an OSCORE Master Salt is at most 64' });
+    assert.deepEqual(onlyIssue(check({ idContext: 'ab'.repeat(65) })), { field: 'device.oscore.101.idContext', message: 'is 65 bytes; an OSCORE ID Context is at most 64' });
+    const inProfile = onlyIssue(checkBootstrapConfiguration(profile({ servers: [nosec(101, { oscore: { masterSecret: '0011', senderId: '01', recipientId: '02' } })] })));
+    assert.equal(inProfile.field, 'servers[0].oscore.masterSecret');
   });
 
   it('needs device credentials when the account takes them from the device, and profile credentials otherwise', () => {

@@ -10,6 +10,15 @@ import { ContentFormat } from '../../shared/content/format.ts';
 import { decodeContent, encodeContent } from '../../shared/content/registry.ts';
 import { parsePath } from '../../shared/lwm2m/path.ts';
 import { booleanValue, integerValue, objlnkValue, opaqueValue, stringValue, unsignedValue } from '../../shared/lwm2m/value.ts';
+
+// DER-framed placeholders: a SEQUENCE whose header length matches, as the checker requires.
+const RPK_PUBLIC = `3020${'aa'.repeat(32)}`;
+const RPK_PRIVATE = `3020${'bb'.repeat(32)}`;
+const RPK_SERVER = `3020${'cc'.repeat(32)}`;
+const CERT_CLIENT = `3040${'01'.repeat(64)}`;
+const CERT_SERVER = `3040${'03'.repeat(64)}`;
+const CERT_PRIVATE = `3020${'02'.repeat(32)}`;
+const DEVICE_OSCORE_SECRET = 'aabbccdd'.repeat(4);
 import { instanceTree, multiple, single } from '../fixtures/trees.ts';
 
 const PSK_KEY = '00112233445566778899aabbccddeeff';
@@ -72,15 +81,15 @@ describe('compileBootstrapPlan', () => {
   it('writes an RPK account with public key, server public key and private key', () => {
     const plan = compile(
       profile({ servers: [{ shortServerId: 7, uri: 'coaps+tcp://lwm2m.example', securityMode: 'rpk' }] }),
-      device({ serverCredentials: { '7': { publicKey: '3059aa', secretKey: '3041bb', serverPublicKey: '3059cc' } } }),
+      device({ serverCredentials: { '7': { publicKey: RPK_PUBLIC, secretKey: RPK_PRIVATE, serverPublicKey: RPK_SERVER } } }),
     );
     assert.deepEqual(writeAt(plan, '/0/1'), {
       '/0/1/0': 'coaps+tcp://lwm2m.example',
       '/0/1/1': false,
       '/0/1/2': 1,
-      '/0/1/3': '3059aa',
-      '/0/1/4': '3059cc',
-      '/0/1/5': '3041bb',
+      '/0/1/3': RPK_PUBLIC,
+      '/0/1/4': RPK_SERVER,
+      '/0/1/5': RPK_PRIVATE,
       '/0/1/10': 7,
     });
   });
@@ -94,7 +103,7 @@ describe('compileBootstrapPlan', () => {
             uri: 'coaps://lwm2m.example',
             securityMode: 'x509',
             credentialSource: 'profile',
-            credentials: { publicKey: '308201', secretKey: '308202', serverPublicKey: '308203' },
+            credentials: { publicKey: CERT_CLIENT, secretKey: CERT_PRIVATE, serverPublicKey: CERT_SERVER },
           },
         ],
       }),
@@ -102,9 +111,9 @@ describe('compileBootstrapPlan', () => {
     );
     const security = writeAt(plan, '/0/1');
     assert.equal(security['/0/1/2'], 2);
-    assert.equal(security['/0/1/3'], '308201');
-    assert.equal(security['/0/1/4'], '308203');
-    assert.equal(security['/0/1/5'], '308202');
+    assert.equal(security['/0/1/3'], CERT_CLIENT);
+    assert.equal(security['/0/1/4'], CERT_SERVER);
+    assert.equal(security['/0/1/5'], CERT_PRIVATE);
   });
 
   it('writes periods, disable timeout and registration options with the Server object types', () => {
@@ -231,7 +240,7 @@ describe('compileBootstrapPlan', () => {
           { shortServerId: 103, uri: 'coap+tcp://c.example', oscore: 'device' },
         ],
       }),
-      device({ oscore: { '103': { masterSecret: 'aabbccdd', senderId: '0a', recipientId: '0b', aeadAlgorithm: 1, hkdfAlgorithm: -11 } } }),
+      device({ oscore: { '103': { masterSecret: DEVICE_OSCORE_SECRET, senderId: '0a', recipientId: '0b', aeadAlgorithm: 1, hkdfAlgorithm: -11 } } }),
     );
     assert.deepEqual(
       plan.writes.map((write) => write.path),
@@ -249,7 +258,7 @@ describe('compileBootstrapPlan', () => {
       '/21/0/5': '9e7ca925',
       '/21/0/6': '37cbf3210017a2d3',
     });
-    assert.deepEqual(writeAt(plan, '/21/1'), { '/21/1/0': 'aabbccdd', '/21/1/1': '0a', '/21/1/2': '0b', '/21/1/3': 1, '/21/1/4': -11 });
+    assert.deepEqual(writeAt(plan, '/21/1'), { '/21/1/0': DEVICE_OSCORE_SECRET, '/21/1/1': '0a', '/21/1/2': '0b', '/21/1/3': 1, '/21/1/4': -11 });
   });
 
   it("rewrites the Bootstrap-Server account with the device's bootstrap credentials and the profile's timers", () => {

@@ -10,7 +10,9 @@ import {
   parseCsvHeader,
   parseJsonRow,
 } from '../../shared/bootstrap/device-import.ts';
+import { deviceEntrySchema, type DeviceEntry } from '../../shared/bootstrap/device.ts';
 import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
+import type { IdentityKind } from '../../shared/bootstrap/store.ts';
 
 const KEY = '00112233445566778899aabbccddeeff';
 const SHORT_KEY = '0011223344556677'; // 8 bytes: below the checker's PSK minimum
@@ -128,6 +130,71 @@ describe('DeviceImportValidator', () => {
     validator.add({ endpoint: 'ep-0', profile: 'fleet', serverCredentials: { '101': { identity: 'x', secretKey: KEY } } }, { row: 20_001 });
     assert.equal(validator.devices.length, 20_000);
     assert.deepEqual(validator.rejected.map((rejection) => [rejection.row, rejection.reason]), [[20_001, 'endpoint already on row 1']]);
+  });
+});
+
+describe('DeviceImportValidator.checkStoredPskIdentities', () => {
+  /** findDevice over a map of stored holders, counting lookups in flight; `shared` identities throw as the DynamoDB store does. */
+  function lookupStore(holders: Record<string, string>, shared: readonly string[] = []) {
+    const stats = { calls: 0, inFlight: 0, maxInFlight: 0 };
+    const store = {
+      async findDevice(kind: IdentityKind, value: string): Promise<DeviceEntry | undefined> {
+        assert.equal(kind, 'pskIdentity');
+        stats.calls += 1;
+        stats.inFlight += 1;
+        stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        stats.inFlight -= 1;
+        if (shared.includes(value)) throw new Error('more than one device has this pskIdentity: ep-x, ep-y');
+        const endpoint = holders[value];
+        return endpoint === undefined ? undefined : deviceEntrySchema.parse({ endpoint, profile: 'fleet' });
+      },
+    };
+    return { store, stats };
+  }
+
+  const row = (endpoint: string, identity?: string) => ({
+    endpoint,
+    profile: 'fleet',
+    ...(identity !== undefined && { bootstrapCredentials: { securityMode: 'psk', identity, secretKey: KEY } }),
+    serverCredentials: { '101': { identity: endpoint, secretKey: KEY } },
+  });
+
+  it('refuses rows whose identity another stored endpoint holds, with bounded lookups, rejections in row order', async () => {
+    const validator = new DeviceImportValidator({ profiles, check: checkBootstrapConfiguration });
+    for (let index = 1; index <= 200; index += 1) validator.add(row(`ep-${index}`, `id-${index}`), { row: index });
+    validator.add(row('ep-201'), { row: 201 }); // no PSK identity: not looked up
+    validator.add({ endpoint: 'ep-202' }, { row: 202 }); // schema rejection, before the lookups
+    const { store, stats } = lookupStore({ 'id-7': 'stored-a', 'id-150': 'ep-150', 'id-9': 'stored-b' }, ['id-20']);
+    await validator.checkStoredPskIdentities(store, 16);
+    assert.equal(stats.calls, 200);
+    assert.ok(stats.maxInFlight <= 16 && stats.maxInFlight > 1, String(stats.maxInFlight));
+    assert.deepEqual(
+      validator.rejected.map((rejection) => [rejection.row, rejection.endpoint, rejection.field]),
+      [
+        [7, 'ep-7', 'bootstrapCredentials.identity'],
+        [9, 'ep-9', 'bootstrapCredentials.identity'],
+        [20, 'ep-20', 'bootstrapCredentials.identity'],
+        [202, 'ep-202', 'profile'],
+      ],
+    );
+    assert.equal(validator.rejected[0]!.reason, 'bootstrap PSK identity already held by stored device stored-a');
+    assert.match(validator.rejected[2]!.reason, /^cannot tell whether another stored device holds this bootstrap PSK identity \(more than one device/);
+    assert.ok(!JSON.stringify(validator.rejected).includes('id-7'));
+    assert.equal(validator.rejectedRows, 4);
+    assert.equal(validator.devices.length, 198);
+    assert.ok(!validator.devices.some((device) => ['ep-7', 'ep-9', 'ep-20'].includes(device.endpoint)));
+    assert.equal(validator.devices.at(-1)?.endpoint, 'ep-201');
+  });
+
+  it('lets an identity move away from a stored endpoint the file also imports', async () => {
+    const validator = new DeviceImportValidator({ profiles, csv: true });
+    validator.add(row('ep-1', 'new-id'), { row: 1, line: 2 });
+    validator.add(row('ep-2', 'old-id-of-ep-1'), { row: 2, line: 3 });
+    validator.add(row('ep-3', 'old-id-of-ep-9'), { row: 3, line: 4 });
+    await validator.checkStoredPskIdentities(lookupStore({ 'old-id-of-ep-1': 'ep-1', 'old-id-of-ep-9': 'ep-9' }).store);
+    assert.deepEqual(validator.rejected.map((rejection) => [rejection.line, rejection.field]), [[4, 'bootstrap_identity']]);
+    assert.deepEqual(validator.devices.map((device) => device.endpoint), ['ep-1', 'ep-2']);
   });
 });
 

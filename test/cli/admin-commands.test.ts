@@ -246,14 +246,93 @@ describe('import', () => {
     assert.equal(operator.store.writes, 0);
   });
 
-  it('reports devices the store refused after validation', async () => {
+  it('rolls back every chunk written when the store refuses a device, restoring previous versions', async () => {
     const operator = await withProfile();
-    operator.store.refuse.add('ep-2');
-    const jsonl = [deviceDocument('ep-1'), deviceDocument('ep-2'), deviceDocument('ep-3')].map((entry) => JSON.stringify(entry)).join('\n');
-    const message = await operator.refuse(importCommand, ['-', '--format', 'jsonl'], jsonl);
-    assert.equal(message, 'the store refused 1 of 3 devices; the other 2 were written');
-    assert.match(operator.stdout, /row 2 +ep-2 +\(store\): ProvisionedThroughputExceededException/);
-    assert.deepEqual([...operator.store.devices.keys()], ['ep-1', 'ep-3']);
+    await operator.run(deviceCommand, ['put', '-'], JSON.stringify({ ...deviceDocument('ep-0'), identities: { imsi: '001010000000000' } }));
+    await operator.store.recordStatus('ep-0', { sessionId: 's-1', outcome: 'success', startedAt: '2025-01-02T03:04:05.000Z', endedAt: '2025-01-02T03:04:06.000Z', kind: 'bs' });
+    const before = structuredClone(operator.store.devices.get('ep-0'));
+    // 2500 rows: chunks of 1000, the refusal is in the third chunk, after 2000 rows were written.
+    operator.store.refuse.add('ep-2400');
+    const lines = Array.from({ length: 2500 }, (_, index) => JSON.stringify(deviceDocument(`ep-${index}`)));
+    const reportFile = join(tempDir(), 'report.json');
+    const message = await operator.refuse(importCommand, ['-', '--format', 'jsonl', '--report', reportFile], lines.join('\n'));
+    assert.equal(message, 'the store refused 1 of 2500 devices; the import was rolled back, nothing written');
+    assert.match(operator.stdout, /row 2401 +ep-2400 +\(store\): ProvisionedThroughputExceededException/);
+    assert.deepEqual([...operator.store.devices.keys()], ['ep-0']);
+    assert.deepEqual(operator.store.devices.get('ep-0'), before, 'the old configuration and its recorded outcome are back');
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ImportReport;
+    assert.equal(report.rolledBack, true);
+    assert.equal(report.written, 0);
+    operator.assertNoSecrets();
+  });
+
+  it('rolls back when a write fails outright, and names devices the rollback could not restore', async () => {
+    const failing = new (class extends MemoryStore {
+      calls = 0;
+      failDeletes = false;
+      override async putDevices(devices: Parameters<MemoryStore['putDevices']>[0]) {
+        this.calls += 1;
+        if (this.calls === 2) {
+          await this.putDevice(devices[0]!); // half a chunk got through before the failure
+          throw Object.assign(new Error('connection reset'), { name: 'TimeoutError' });
+        }
+        return super.putDevices(devices);
+      }
+      override async deleteDevice(endpoint: string) {
+        if (this.failDeletes && endpoint.endsWith('7')) throw new Error('gone');
+        return super.deleteDevice(endpoint);
+      }
+    })();
+    const run = async (): Promise<{ message: string; stdout: string }> => {
+      let stdout = '';
+      const io = { stdout: (text: string) => (stdout += text), stderr: () => undefined, readStdin: async () => lines.join('\n'), stderrIsTTY: false };
+      let message = '';
+      await assert.rejects(importCommand(['-', '--format', 'jsonl'], io, async () => ({ store: failing, close: async () => undefined })), (error) => {
+        assert.ok(error instanceof InputError, String(error));
+        message = error.message;
+        return true;
+      });
+      return { message, stdout };
+    };
+    await failing.putProfile((await withProfile()).store.profiles.get('fleet')!);
+    const lines = Array.from({ length: 1500 }, (_, index) => JSON.stringify(deviceDocument(`ep-${index}`)));
+    const first = await run();
+    assert.equal(first.message, 'the store failed while writing (TimeoutError: connection reset); the import was rolled back, nothing written');
+    assert.equal(first.stdout, 'the store failed after validation: TimeoutError: connection reset\n');
+    assert.equal(failing.devices.size, 0);
+
+    failing.calls = 0;
+    failing.failDeletes = true;
+    const second = await run();
+    assert.match(second.message, /^the store failed while writing \(TimeoutError: connection reset\); rolling back failed for 150 devices \(ep-1007, ep-1017, ep-1027, /);
+    assert.match(second.message, /and 140 more\), which may hold the imported configuration$/);
+    // Endpoints ending in 7 could not be deleted: the 100 of them in the first chunk stay written.
+    assert.equal(failing.devices.size, 100);
+  });
+
+  it('refuses a bootstrap PSK identity a stored device holds, but lets devices in the file swap identities', async () => {
+    const operator = await withProfile();
+    await operator.run(deviceCommand, ['put', '-'], JSON.stringify(deviceDocument('ep-1')));
+    await operator.run(deviceCommand, ['put', '-'], JSON.stringify(deviceDocument('ep-2')));
+    const writes = operator.store.writes;
+    const thief = { ...deviceDocument('ep-3'), bootstrapCredentials: { securityMode: 'psk', identity: 'ep-1-bs', secretKey: BS_KEY } };
+    const message = await operator.refuse(importCommand, ['-', '--format', 'json'], JSON.stringify([deviceDocument('ep-4'), thief]));
+    assert.equal(message, 'import refused: 1 of 2 rows rejected; nothing written');
+    assert.match(operator.stdout, /row 2 +ep-3 +bootstrapCredentials\.identity: bootstrap PSK identity already held by stored device ep-1\n/);
+    assert.equal(operator.store.writes, writes);
+
+    const swap = [
+      { ...deviceDocument('ep-1'), bootstrapCredentials: { securityMode: 'psk', identity: 'ep-2-bs', secretKey: BS_KEY } },
+      { ...deviceDocument('ep-2'), bootstrapCredentials: { securityMode: 'psk', identity: 'ep-1-bs', secretKey: BS_KEY } },
+    ];
+    assert.match(await operator.run(importCommand, ['-', '--format', 'json'], JSON.stringify(swap)), /^imported 2 devices/);
+    assert.equal(operator.store.devices.get('ep-1')?.bootstrapCredentials?.identity, 'ep-2-bs');
+
+    const csv = join(tempDir(), 'thief.csv');
+    writeFileSync(csv, `${CSV_HEADER}\n${csvRow('ep-5', 'ep-2-bs')}\n`);
+    await operator.refuse(importCommand, [csv]);
+    assert.match(operator.stdout, /line 2 +ep-5 +bootstrap_identity: bootstrap PSK identity already held by stored device ep-1\n/);
+    operator.assertNoSecrets();
   });
 
   it('prints progress on stderr every 1000 rows with --progress, and not without', async () => {

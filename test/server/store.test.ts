@@ -249,11 +249,42 @@ describe('DynamoDbBootstrapStore over dynalite', () => {
     await put({ PK: { S: 'DEVICE#moved' }, SK: { S: 'DEVICE' }, doc: { S: JSON.stringify({ endpoint: 'elsewhere', profile: 'fleet' }) } });
     await assert.rejects(target.getDevice('moved'), /DEVICE#moved.*does not match/);
 
-    await put({ PK: { S: 'DEVICE#bad-status' }, SK: { S: 'DEVICE' }, doc: { S: JSON.stringify({ endpoint: 'bad-status', profile: 'fleet' }) }, status: { S: '{"outcome":"maybe"}' } });
-    await assert.rejects(target.getDevice('bad-status'), /DEVICE#bad-status.*attribute status/);
-
     await put({ PK: { S: 'PROFILE#odd' }, SK: { S: 'PROFILE' }, doc: { S: JSON.stringify({ name: 'odd', servers: [] }) } });
     await assert.rejects(target.getProfile('odd'), /PROFILE#odd\/PROFILE.*servers/);
+  });
+
+  it('reads a device whose recorded status the schema refuses without that status, and warns naming the key', async () => {
+    const table = await freshStoreTableName();
+    const warnings: string[] = [];
+    const target = new DynamoDbBootstrapStore({ client, tableName: table, onWarning: (message) => warnings.push(message) });
+    await target.putProfile(profile('fleet'));
+    const doc = (endpoint: string) => ({ S: JSON.stringify({ endpoint, profile: 'fleet', bootstrapCredentials: { securityMode: 'psk', identity: endpoint, secretKey: SECRET } }) });
+    const put = (endpoint: string, status: { S: string } | { N: string }) =>
+      client.send(new PutItemCommand({ TableName: table, Item: { PK: { S: `DEVICE#${endpoint}` }, SK: { S: 'DEVICE' }, doc: doc(endpoint), status, pskIdentity: { S: endpoint } } }));
+    // What an older version might have written: another outcome name and a field since renamed.
+    await put('old-status', { S: JSON.stringify({ sessionId: 's-0', outcome: 'maybe', startedAt: '2024-01-01T00:00:00Z', endedAt: '2024-01-01T00:00:01Z', kind: 'bs', note: SECRET }) });
+    await put('torn-status', { S: `{"sessionId":"${SECRET}` });
+    await put('number-status', { N: '1' });
+
+    for (const endpoint of ['old-status', 'torn-status', 'number-status']) {
+      const stored = await target.getDevice(endpoint);
+      assert.equal(stored?.endpoint, endpoint);
+      assert.equal(stored?.status, undefined);
+      assert.equal(stored?.bootstrapCredentials?.secretKey, SECRET);
+    }
+    assert.equal(warnings.length, 3);
+    assert.match(warnings[0]!, /^stored item DEVICE#old-status\/DEVICE is corrupted: attribute status: outcome: Invalid option.*; \(root\): Unrecognized key: "note"; device read without its last bootstrap outcome$/);
+    assert.match(warnings[1]!, /DEVICE#torn-status\/DEVICE.*attribute status is not valid JSON/);
+    assert.match(warnings[2]!, /DEVICE#number-status\/DEVICE.*attribute status is not a string/);
+    for (const warning of warnings) assert.ok(!warning.includes(SECRET) && !warning.includes('maybe'), warning);
+
+    // The hot path and listings read it too, and the next bootstrap's outcome replaces the bad one.
+    assert.equal((await target.getDeviceWithProfile('old-status')).profile?.name, 'fleet');
+    assert.equal((await target.listDevices()).items.length, 3);
+    assert.equal(await target.recordStatus('old-status', status('2025-01-01T00:00:00.000Z')), true);
+    assert.equal((await target.getDevice('old-status'))?.status?.outcome, 'success');
+    // Without a listener the status is dropped all the same.
+    assert.equal((await new DynamoDbBootstrapStore({ client, tableName: table }).getDevice('torn-status'))?.status, undefined);
   });
 
   it('loads device and profile in two requests, one while the profile is cached', async () => {
