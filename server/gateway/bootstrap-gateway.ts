@@ -36,8 +36,13 @@ export class BootstrapGateway {
   private readonly options: BootstrapGatewayOptions;
   private readonly sessions = new Map<string, SessionRunner>();
   private readonly pendingOutcomes = new Set<Promise<void>>();
+  private readonly inFlightRequests = new Set<Promise<OutgoingResponse>>();
+  /** Per endpoint, the arrival number of its latest Bootstrap-Request. */
+  private readonly latestRequest = new Map<string, number>();
+  private arrivals = 0;
+  private closing = false;
   private coapEndpoint: CoapEndpoint | undefined;
-  private readonly stats = { bootstrapsStarted: 0, bootstrapsEnded: 0, bootstrapsRejected: 0, bspackServed: 0, sessionsCancelled: 0 };
+  private readonly stats = { bootstrapsStarted: 0, bootstrapsEnded: 0, bootstrapsRejected: 0, bspackServed: 0, sessionsCancelled: 0, requestsSuperseded: 0 };
 
   private constructor(options: BootstrapGatewayOptions) {
     this.options = options;
@@ -60,13 +65,25 @@ export class BootstrapGateway {
 
   /** Sessions still running; outcomes are written before close() resolves. */
   async close(): Promise<void> {
+    this.closing = true;
+    // Requests already waiting on the backend finish first, so none starts a session on a
+    // closed endpoint or records into a closed store.
+    await Promise.allSettled([...this.inFlightRequests]);
     for (const session of this.sessions.values()) session.cancel('server shutting down');
     await Promise.allSettled([...this.sessions.values()].map((session) => session.done));
     await Promise.allSettled([...this.pendingOutcomes]);
     await this.coap.close();
   }
 
-  private async handle(request: IncomingRequest): Promise<OutgoingResponse> {
+  private handle(request: IncomingRequest): Promise<OutgoingResponse> {
+    if (this.closing) return Promise.resolve({ code: CoapCode.SERVICE_UNAVAILABLE });
+    const answer = this.route(request);
+    this.inFlightRequests.add(answer);
+    void answer.finally(() => this.inFlightRequests.delete(answer)).catch(() => undefined);
+    return answer;
+  }
+
+  private async route(request: IncomingRequest): Promise<OutgoingResponse> {
     const path = uriPathString(request.message.options);
     const method = request.message.code;
     if (path === '/bs') {
@@ -91,6 +108,8 @@ export class BootstrapGateway {
     const pct = pctText === undefined ? undefined : Number(pctText);
     if (pct !== undefined && !(Number.isInteger(pct) && pct >= 0 && pct <= 0xffff)) return badRequest('invalid pct');
 
+    const arrival = ++this.arrivals;
+    this.latestRequest.set(endpoint.data, arrival);
     const uplink: BootstrapRequested = {
       v: CONTRACT_VERSION,
       type: 'bootstrap-requested',
@@ -111,12 +130,22 @@ export class BootstrapGateway {
       this.log({ event: 'error', message: `backend: ${error instanceof Error ? error.message : String(error)}` });
       return { code: CoapCode.SERVICE_UNAVAILABLE };
     }
+    const newest = this.latestRequest.get(endpoint.data) === arrival;
+    if (newest) this.latestRequest.delete(endpoint.data);
     if (answer.type === 'bootstrap-rejected') {
       this.stats.bootstrapsRejected += 1;
       this.log({ event: 'bootstrap-rejected', endpoint: endpoint.data, reason: answer.reason, peer: describe(request.peer) });
-      return badRequest(answer.reason);
+      // The reason stays in the log and the device status: telling the sender would let anyone
+      // learn which endpoint names exist and how they are provisioned.
+      return badRequest('bootstrap refused');
     }
     if (answer.type !== 'bootstrap-planned') return { code: CoapCode.INTERNAL_SERVER_ERROR };
+    if (!newest) {
+      // A later Bootstrap-Request from this endpoint arrived while the backend was planning this
+      // one; the order of arrival, not of backend answers, decides which session runs.
+      this.stats.requestsSuperseded += 1;
+      return { code: CoapCode.SERVICE_UNAVAILABLE };
+    }
     const startedAt = new Date();
     this.log({ event: 'bootstrap-started', endpoint: endpoint.data, sessionId: answer.sessionId, peer: describe(request.peer), kind });
     this.stats.bootstrapsStarted += 1;
@@ -156,23 +185,19 @@ export class BootstrapGateway {
       this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'success', contentFormat: pack.contentFormat, clientVersion: '1.2' });
       return { code: CoapCode.CONTENT, contentFormat: pack.contentFormat, payload: pack.payload };
     } catch (error) {
-      if (!(error instanceof BootstrapPackFormatError)) throw error;
-      this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'client-error', detail: `bspack: ${error.message}` });
-      return { code: CoapCode.NOT_ACCEPTABLE };
+      if (error instanceof BootstrapPackFormatError) {
+        this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'client-error', detail: `bspack: ${error.message}` });
+        return { code: CoapCode.NOT_ACCEPTABLE };
+      }
+      // A plan the encoder cannot pack is ours to fix, but the attempt is still recorded.
+      this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'client-error', detail: `bspack could not be encoded: ${error instanceof Error ? error.message : String(error)}` });
+      return { code: CoapCode.INTERNAL_SERVER_ERROR };
     }
   }
 
   private reportOutcome(sessionId: string, endpoint: string, kind: 'bs' | 'bspack', startedAt: Date, result: SessionResult): void {
     const endedAt = new Date();
     this.stats.bootstrapsEnded += 1;
-    this.log({
-      event: 'bootstrap-ended',
-      endpoint,
-      sessionId,
-      outcome: result.outcome,
-      ...(result.detail !== undefined && { detail: result.detail }),
-      ms: endedAt.getTime() - startedAt.getTime(),
-    });
     const pending = withRetries(() => this.options.backend.exchange({
         v: CONTRACT_VERSION,
         type: 'bootstrap-ended',
@@ -194,10 +219,23 @@ export class BootstrapGateway {
       )
       .finally(() => this.pendingOutcomes.delete(pending));
     this.pendingOutcomes.add(pending);
+    this.log({
+      event: 'bootstrap-ended',
+      endpoint,
+      sessionId,
+      outcome: result.outcome,
+      ...(result.detail !== undefined && { detail: result.detail }),
+      ms: endedAt.getTime() - startedAt.getTime(),
+    });
   }
 
+  /** A failing log sink must not take an outcome or a session down with it. */
   private log(event: GatewayLogEvent): void {
-    this.options.log?.(event);
+    try {
+      this.options.log?.(event);
+    } catch {
+      // Nothing sensible to do: the sink is the place errors would be reported.
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { initialSessionState, stepSession, type SessionAction, type SessionEvent, type SessionResult, type SessionState } from '../../shared/bootstrap/session.ts';
 import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';
 import type { CoapEndpoint, CoapPeer } from '../coap/endpoint.ts';
-import { CoapTimeoutError } from '../coap/errors.ts';
+import { CoapResetError, CoapTimeoutError, CoapTransferError } from '../coap/errors.ts';
 
 /**
  * Runs one client-initiated bootstrap session: feeds the pure session machine with what the
@@ -82,6 +82,10 @@ export class SessionRunner {
           if (this.abort.signal.aborted) return;
           // An abort from the per-request timer and an exhausted retransmission both mean the
           // client went quiet; anything else is a local fault, still recorded as a timeout step.
+          if (error instanceof CoapResetError || error instanceof CoapTransferError) {
+            this.feed({ type: 'failed', requestId: request.id, reason: error instanceof CoapResetError ? 'the client answered with Reset' : error.message });
+            return;
+          }
           const quiet = error instanceof CoapTimeoutError || (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'));
           if (!quiet) {
             this.feed({ type: 'cancel', reason: `gateway error: ${error instanceof Error ? error.message : String(error)}` });

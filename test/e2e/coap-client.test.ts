@@ -48,9 +48,18 @@ describe('gateway against libcoap coap-client', () => {
     assert.match(status.detail ?? '', /discover/i);
   });
 
-  it('refuses an unknown endpoint with 4.00 and says why', async () => {
-    const { stderr } = await coapClient('-m', 'post', `${base}/bs?ep=nobody-here`);
-    assert.match(stderr, /^4\.00 unknown-endpoint/m);
+  it('refuses an unknown endpoint with a plain 4.00 that does not say whether the name exists', async () => {
+    const unknown = await coapClient('-m', 'post', `${base}/bs?ep=nobody-here`);
+    assert.match(unknown.stderr, /^4\.00 bootstrap refused$/m);
+    const rejectedBefore = server.gateway.counters().bootstrapsRejected ?? 0;
+    await server.store.putProfile(nosecProfile('dtls-only', 5685));
+    await server.store.putDevice({ ...device('dtls-device', 'dtls-only'), bootstrapCredentials: { securityMode: 'psk', identity: 'dtls-device', secretKey: '00112233445566778899aabbccddeeff' } });
+    const known = await coapClient('-m', 'post', `${base}/bs?ep=dtls-device`);
+    assert.equal(known.stderr, unknown.stderr.replace('nobody-here', 'dtls-device'), 'a known device refused over NoSec looks the same');
+    assert.equal(server.gateway.counters().bootstrapsRejected, rejectedBefore + 1);
+    const status = await eventually(async () => (await server.store.getDevice('dtls-device'))?.status);
+    assert.equal(status.outcome, 'rejected');
+    assert.match(status.detail ?? '', /insecure-transport/);
   });
 
   it('refuses a Bootstrap-Request without ep, or with a broken pct, with 4.00', async () => {
