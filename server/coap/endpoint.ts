@@ -140,6 +140,12 @@ export class CoapEndpoint {
     const exchange: Exchange = (next) => this.#exchanges.exchange(peer, next, confirmable, options.signal);
     const blockwise = (request.method === 'PUT' || request.method === 'POST') && template.payload.length > this.#blockSize;
     let message = blockwise ? await sendWithBlock1(exchange, template, this.#blockSize) : await exchange(template);
+    // A client with a smaller buffer answers 4.13 to a body that fits our block size, naming the
+    // size it takes in Block1 (RFC 7959 2.9.3): send it again in blocks of that size.
+    const asked = message.options.block1;
+    if (!blockwise && message.code === CoapCode.REQUEST_ENTITY_TOO_LARGE && asked !== undefined && asked.size < template.payload.length) {
+      message = await sendWithBlock1(exchange, template, asked.size);
+    }
     let payload = message.payload;
     if (request.method === 'GET' && message.options.block2?.more === true) {
       ({ message, payload } = await fetchRemainingBlock2(exchange, template, message, this.#options.maxResponseBodySize ?? 1024 * 1024));

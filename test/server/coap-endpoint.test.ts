@@ -443,6 +443,29 @@ describe('CoapEndpoint requests to a client', () => {
     assert.ok(sizes.slice(2).every((size) => size === 16));
   });
 
+  it('resends a body under its block size in blocks when the client answers 4.13 naming a smaller size', async () => {
+    const server = await endpoint({ onRequest: recordingHandler([]) });
+    const client = await rawPeer();
+    const payload = Uint8Array.from({ length: 600 }, (_, index) => (index * 11) & 0xff);
+    const pending = server.request(client.peer, { method: 'PUT', path: '/0/1', contentFormat: 11542, payload });
+    const whole = await client.next();
+    assert.equal(whole.options.block1, undefined);
+    assert.equal(whole.payload.length, 600);
+    client.send(server, { type: 'ACK', code: CoapCode.REQUEST_ENTITY_TOO_LARGE, messageId: whole.messageId, token: whole.token, options: { block1: { num: 0, more: false, size: 256 } }, payload: EMPTY });
+    const received: number[] = [];
+    for (;;) {
+      const block = await client.next();
+      const option = block.options.block1!;
+      assert.equal(option.size, 256);
+      received.push(...block.payload);
+      const code = option.more ? CoapCode.CONTINUE : CoapCode.CHANGED;
+      client.send(server, { type: 'ACK', code, messageId: block.messageId, token: block.token, options: { block1: option }, payload: EMPTY });
+      if (!option.more) break;
+    }
+    assert.equal((await pending).code, CoapCode.CHANGED);
+    assert.deepEqual(Uint8Array.from(received), payload);
+  });
+
   it('fetches and reassembles a Block2 response from another endpoint, which serves it from its cache', async () => {
     const body = Uint8Array.from({ length: 3000 }, (_, index) => (index * 13) & 0xff);
     const seen: IncomingRequest[] = [];
