@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
@@ -59,6 +59,8 @@ export async function openLocalStore(options: { dataDir: string; tableName?: str
 /** Announces this process's dynalite to CLI commands run against the same data directory. */
 export async function writeServerInfo(dataDir: string, info: ServerInfo): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // The directory holds every device's keys; mkdir's mode does not tighten one that exists.
+  await chmod(dataDir, 0o700);
   const path = join(dataDir, SERVER_INFO_FILE);
   // Written aside and renamed, so a reader never sees half a file.
   const temporary = `${path}.${process.pid}.tmp`;

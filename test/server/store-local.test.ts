@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -56,6 +56,15 @@ describe('local store', () => {
       await second.close();
     }
     assert.ok((await stat(join(dir, 'dynamodb'))).isDirectory());
+  });
+
+  it('tightens an existing data directory that others could read', async () => {
+    const dir = join(dataDir, 'loose');
+    await mkdir(dir, { mode: 0o755 });
+    await chmod(dir, 0o755);
+    await writeServerInfo(dir, { pid: process.pid, dynamodbEndpoint: 'http://127.0.0.1:1' });
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+    await removeServerInfo(dir);
   });
 
   it('writes and removes the server announcement with private permissions', async () => {
