@@ -25,6 +25,8 @@ describe('client-initiated bootstrap end to end', () => {
     }
     await server.store.putDevice(device('forced', 'forced-json'));
     await server.store.putDevice(device('no-key', 'broken'));
+    await server.store.putProfile(nosecProfile('timers', lwm2m.port, { bootstrapServer: { uri: 'coap://127.0.0.1:5683', clientHoldOffTime: 7, accountTimeout: 0, instanceId: 0 } }));
+    await server.store.putDevice(device('account-at-3', 'timers'));
   });
 
   after(async () => {
@@ -101,6 +103,29 @@ describe('client-initiated bootstrap end to end', () => {
       );
       assert.ok(bootstrapAccount, 'the Bootstrap-Server account survived');
       assert.equal(security?.instances.length, 2);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('finds the Bootstrap-Server account where the client keeps it (/0/3) and rewrites it there', async () => {
+    const client = new SimulatedClient({
+      endpoint: 'account-at-3',
+      version: '1.1',
+      bootstrapServer: { host: '127.0.0.1', port },
+      useBootstrapPack: false,
+      initialBootstrapAccount: { instanceId: 3, uri: `coap://127.0.0.1:${port}` },
+    });
+    try {
+      const result = await client.run();
+      assert.equal(result.ok, true, result.error);
+      assert.ok(!result.steps.some((step) => step.startsWith('delete /0/3')), 'its account was never deleted');
+      assert.ok(result.steps.includes('write /0/3 (110)'), 'the account rewrite went to /0/3');
+      const security = client.state().find((object) => object.id === 0)!;
+      assert.deepEqual(security.instances.map((instance) => instance.id), [1, 3], 'one server account, one Bootstrap-Server account, no stray /0/0');
+      const account = security.instances.find((instance) => instance.id === 3)!;
+      const holdOff = account.resources.find((resource) => resource.id === 11);
+      assert.deepEqual(holdOff?.kind === 'single' && holdOff.value, { type: 'integer', value: 7n });
     } finally {
       await client.close();
     }
