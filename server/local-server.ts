@@ -23,6 +23,11 @@ export interface LocalServerOptions {
   readonly requestTimeoutMs?: number;
   readonly rateLimit?: { perSecond: number; burst: number };
   readonly log?: (event: GatewayLogEvent) => void;
+  /**
+   * Run dynalite on a worker thread (the default), so the gateway's thread pays only the client
+   * side of each table request; false keeps it on this thread.
+   */
+  readonly dynaliteThread?: boolean;
 }
 
 export interface LocalServer {
@@ -37,13 +42,16 @@ export interface LocalServer {
 }
 
 /**
- * The embedded default: dynalite as the store of record, mirrored in memory so a bootstrap
- * reads no table and writes its outcome behind; the backend called in-process; the CoAP gateway
- * on UDP. Everything the AWS deployment runs, minus AWS (which reads DynamoDB directly).
+ * The embedded default: dynalite as the store of record on its own thread, mirrored in memory
+ * so a bootstrap reads no table and writes its outcome behind; the backend called in-process;
+ * the CoAP gateway on UDP. Everything the AWS deployment runs, minus AWS (which reads DynamoDB directly).
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const dynalite = await startDynalite({ ...(options.dataDir !== undefined && { dataDir: options.dataDir }) });
+  const dynalite = await startDynalite({
+    ...(options.dataDir !== undefined && { dataDir: options.dataDir }),
+    thread: options.dynaliteThread ?? true,
+  });
   const client = localDynamoDbClient(dynalite.endpoint);
   const tableName = options.tableName ?? 'lwm2m-bootstrap';
   const warn = (message: string): void => options.log?.({ event: 'error', message });

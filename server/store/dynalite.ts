@@ -1,20 +1,9 @@
 import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { lockDataDir } from './data-dir-lock.ts';
-
-interface DynaliteOptions {
-  readonly path?: string;
-  readonly createTableMs?: number;
-  readonly deleteTableMs?: number;
-  readonly updateTableMs?: number;
-}
-
-// dynalite ships no type declarations; this is the one function we use.
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
+import { serveDynalite, type DynaliteThreadMessage, type DynaliteThreadRequest, type ServeDynaliteOptions } from './dynalite-thread.ts';
 
 export interface StartDynaliteOptions {
   /** Persist under `<dataDir>/dynamodb` (LevelDB); absent = in memory. */
@@ -22,6 +11,12 @@ export interface StartDynaliteOptions {
   /** 0 (the default) picks a free port. */
   readonly port?: number;
   readonly host?: string;
+  /**
+   * Serve from a worker thread, so dynalite's request parsing and storage do not take the
+   * caller's event loop (the local server's gateway). Off by default: a short-lived CLI command
+   * would pay the worker's start (a second isolate, tsx) for nothing.
+   */
+  readonly thread?: boolean;
 }
 
 export interface RunningDynalite {
@@ -31,8 +26,9 @@ export interface RunningDynalite {
 }
 
 /**
- * An embedded DynamoDB (dynalite) on a loopback port. Table changes take effect at once, so
- * `ensureTable` does not wait. LevelDB holds a lock on its directory: one process at a time.
+ * An embedded DynamoDB (dynalite) on a loopback port. LevelDB holds a lock on its directory:
+ * one process at a time, and the data-dir lock says which (held by this process even when
+ * dynalite runs on a worker thread, since the worker is part of it).
  */
 export async function startDynalite(options: StartDynaliteOptions = {}): Promise<RunningDynalite> {
   let path: string | undefined;
@@ -42,39 +38,86 @@ export async function startDynalite(options: StartDynaliteOptions = {}): Promise
     unlock = await lockDataDir(options.dataDir);
     path = join(options.dataDir, 'dynamodb');
   }
-  const server = dynalite({ ...(path !== undefined && { path }), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const host = options.host ?? '127.0.0.1';
+  const serve: ServeDynaliteOptions = { ...(path !== undefined && { path }), port: options.port ?? 0, host };
+  let served: { port: number; close(): Promise<void> };
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    served = options.thread === true ? await serveOnWorker(serve) : await serveDynalite(serve);
   } catch (error) {
-    await closeServer(server).catch(() => undefined);
     await unlock();
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {
-    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${served.port}`,
     close() {
-      closing ??= closeServer(server).finally(unlock);
+      closing ??= served.close().finally(unlock);
       return closing;
     },
   };
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    // dynalite's close stops the HTTP server, then closes LevelDB (releasing its lock).
-    server.close((error) => (error ? reject(error) : resolve()));
-    // Clients keep connections alive; idle ones would hold the close open.
-    server.closeIdleConnections();
-  });
+const THREAD_ENTRY = new URL('./dynalite-thread.mjs', import.meta.url);
+
+/**
+ * dynalite on a worker thread of its own. An error the worker throws after it listens is left
+ * without a listener, so it is fatal to the process, as the same error is with dynalite on the
+ * caller's thread: the store of record is gone.
+ */
+async function serveOnWorker(serve: ServeDynaliteOptions): Promise<{ port: number; close(): Promise<void> }> {
+  // No inherited execArgv: `--import tsx` would load tsx twice; the entry registers it itself.
+  const worker = new Worker(THREAD_ENTRY, { workerData: serve, execArgv: [] });
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  const next = (): Promise<DynaliteThreadMessage> =>
+    new Promise((resolve, reject) => {
+      const onError = (error: Error): void => {
+        worker.off('message', onMessage);
+        reject(error);
+      };
+      const onMessage = (message: DynaliteThreadMessage): void => {
+        worker.off('error', onError);
+        resolve(message);
+      };
+      worker.once('error', onError);
+      worker.once('message', onMessage);
+      void exited.then((code) => reject(new Error(`the dynalite thread exited with ${code}`)));
+    });
+  let started: DynaliteThreadMessage;
+  try {
+    started = await next();
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
+  if (started.type !== 'listening') {
+    await worker.terminate();
+    if (started.type === 'failed') {
+      // Rebuilt here: the code (EADDRINUSE, ...) does not survive an Error's structured clone.
+      const failure: NodeJS.ErrnoException = new Error(started.message);
+      if (started.code !== undefined) failure.code = started.code;
+      throw failure;
+    }
+    throw new Error(`the dynalite thread said ${started.type} before it listened`);
+  }
+  return {
+    port: started.port,
+    async close() {
+      const request: DynaliteThreadRequest = { type: 'close' };
+      worker.postMessage(request);
+      let error: unknown;
+      try {
+        const closed = await next();
+        if (closed.type === 'closed' && closed.error !== undefined) error = new Error(closed.error);
+      } catch (died) {
+        // A worker that already exited has nothing left to close.
+        if (!(died instanceof Error && died.message.startsWith('the dynalite thread exited'))) error = died;
+      }
+      // The server and LevelDB are closed; the worker would exit by itself, this makes it now.
+      await worker.terminate();
+      await exited;
+      if (error !== undefined) throw error;
+    },
+  };
 }
 
 /** A client for a local endpoint: dynalite checks neither region nor credentials. */
