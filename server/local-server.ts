@@ -60,7 +60,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   let proxy: RunningChangeProxy | undefined;
   try {
     await ensureTable(client, tableName);
-    const table = new DynamoDbBootstrapStore({ client, tableName });
+    const table = new DynamoDbBootstrapStore({ client, tableName, onWarning: warn });
     if (options.seed) await applySeedConfig(table, options.seed);
     const store = await MirroredStore.open({ store: table, log: warn });
     mirror = store;
