@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: client-initiated bootstraps per second and latency per client version, at
- * concurrency 1, 50 and 500, against the local server on loopback (NoSec, dynalite in memory).
+ * concurrency 1, 50 and 500, against the local server on loopback (NoSec, dynalite in memory on its own worker thread).
  * The simulated fleet runs on a worker thread (fleet-worker.ts), so the server's event loop
  * carries only the server. Prints a Markdown table and the machine; docs/performance.md holds
  * the last run.
