@@ -1,0 +1,175 @@
+import { CsvError } from 'csv-parse';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
+import {
+  csvRecordToInput,
+  DeviceImportValidator,
+  ImportFileError,
+  parseCsvHeader,
+  parseJsonRow,
+  type ImportFormat,
+  type RejectedRow,
+} from '../../shared/bootstrap/device-import.ts';
+import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
+import type { Profile } from '../../shared/bootstrap/profile.ts';
+import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
+import { ApiError, bodyText, mediaType, type ApiIssue, type HttpApiEvent } from './http.ts';
+
+/** Media types of `POST /import` and the import format each means. */
+export const IMPORT_MEDIA_TYPES: Readonly<Record<string, ImportFormat>> = {
+  'application/json': 'json',
+  'application/x-ndjson': 'jsonl',
+  'application/jsonl': 'jsonl',
+  'application/x-jsonlines': 'jsonl',
+  'text/csv': 'csv',
+};
+
+const STORE_CONCURRENCY = 16;
+const WRITE_CHUNK = 1000;
+
+export interface ImportResult {
+  readonly format: ImportFormat;
+  readonly dryRun: boolean;
+  readonly rows: number;
+  readonly written: number;
+}
+
+/**
+ * `lwm2m-bs import` over HTTP: every row is judged (DeviceImportValidator, as the CLI does)
+ * before the first write, one bad row refuses the whole body with every problem listed (422),
+ * and a store failure while writing puts back what was there before (503).
+ */
+export async function importDevices(store: BootstrapStore, event: HttpApiEvent, dryRun: boolean): Promise<ImportResult> {
+  const type = mediaType(event);
+  const format = type === undefined ? undefined : IMPORT_MEDIA_TYPES[type];
+  if (format === undefined) {
+    throw new ApiError(415, 'unsupported-media-type', `an import is sent as ${Object.keys(IMPORT_MEDIA_TYPES).join(', ')}`);
+  }
+  const validator = new DeviceImportValidator({ profiles: await allProfiles(store), check: checkBootstrapConfiguration, csv: format === 'csv' });
+  try {
+    readRows(format, bodyText(event), validator);
+  } catch (error) {
+    if (error instanceof ImportFileError) throw new ApiError(400, 'bad-request', `${error.message}; nothing written`);
+    throw error;
+  }
+  if (validator.rows === 0) throw new ApiError(400, 'bad-request', 'the import has no rows; nothing written');
+  await validator.checkStoredPskIdentities(store, STORE_CONCURRENCY);
+  if (validator.rejected.length > 0) {
+    throw new ApiError(422, 'import-rejected', `${validator.rejectedRows} of ${validator.rows} rows rejected; nothing written`, validator.rejected.map(rowIssue));
+  }
+  if (dryRun) return { format, dryRun, rows: validator.rows, written: 0 };
+  await writeAllOrNothing(store, validator.devices);
+  return { format, dryRun, rows: validator.rows, written: validator.devices.length };
+}
+
+function rowIssue(rejection: RejectedRow): ApiIssue {
+  return {
+    field: rejection.field,
+    message: rejection.reason,
+    row: rejection.row,
+    ...(rejection.line !== undefined && { line: rejection.line }),
+    ...(rejection.endpoint !== undefined && { endpoint: rejection.endpoint }),
+  };
+}
+
+async function allProfiles(store: BootstrapStore): Promise<Map<string, Profile>> {
+  const profiles = new Map<string, Profile>();
+  let cursor: string | undefined;
+  do {
+    const page = await store.listProfiles(cursor);
+    for (const profile of page.items) profiles.set(profile.name, profile);
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return profiles;
+}
+
+function readRows(format: ImportFormat, text: string, validator: DeviceImportValidator): void {
+  if (format === 'json') {
+    const parsed = parseJsonRow(text);
+    if ('reason' in parsed) throw new ImportFileError(`the body is ${parsed.reason}; send application/x-ndjson for one entry per line`);
+    if (!Array.isArray(parsed.value)) throw new ImportFileError('a JSON import is an array of device entries');
+    (parsed.value as unknown[]).forEach((input, index) => validator.add(input, { row: index + 1 }));
+    return;
+  }
+  if (format === 'jsonl') {
+    let row = 0;
+    text.split(/\r?\n/).forEach((line, index) => {
+      if (line.trim() === '') return;
+      row += 1;
+      const parsed = parseJsonRow(line);
+      const position = { row, line: index + 1 };
+      if ('reason' in parsed) validator.addUnreadable(position, parsed.reason);
+      else validator.add(parsed.value, position);
+    });
+    return;
+  }
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parseCsv(text, { bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as typeof records;
+  } catch (error) {
+    // csv-parse's messages quote the offending field; keep its code and line only.
+    if (error instanceof CsvError) throw new ImportFileError(`malformed CSV (${error.code})`, typeof error['lines'] === 'number' ? error['lines'] : undefined);
+    throw error;
+  }
+  const [header, ...rows] = records;
+  if (header === undefined) throw new ImportFileError('the body is empty; a CSV import needs a header row');
+  const layout = parseCsvHeader(header.record);
+  rows.forEach(({ record, info }, index) => {
+    const position = { row: index + 1, line: info.lines };
+    const result = csvRecordToInput(layout, record);
+    if ('reason' in result) validator.addUnreadable(position, result.reason, result.endpoint);
+    else validator.add(result.input, position);
+  });
+}
+
+/**
+ * The store has no transactions: what each device was is read first, and written back (or the
+ * new device deleted) when a write fails or is refused.
+ */
+async function writeAllOrNothing(store: BootstrapStore, devices: readonly DeviceEntry[]): Promise<void> {
+  const previous = new Map<string, DeviceEntry | undefined>();
+  await forEachBounded(devices, STORE_CONCURRENCY, async (device) => {
+    previous.set(device.endpoint, await store.getDevice(device.endpoint));
+  });
+  for (let start = 0; start < devices.length; start += WRITE_CHUNK) {
+    const attempted = devices.slice(0, start + WRITE_CHUNK);
+    let failure: string | undefined;
+    try {
+      const result = await store.putDevices(devices.slice(start, start + WRITE_CHUNK));
+      if (result.rejected.length > 0) failure = `the store refused ${result.rejected.length} devices (first: ${result.rejected[0]!.endpoint}: ${result.rejected[0]!.reason})`;
+    } catch (error) {
+      failure = `the store failed while writing (${error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error'})`;
+    }
+    if (failure === undefined) continue;
+    const notRestored = await rollBack(store, attempted, previous);
+    throw new ApiError(
+      503,
+      'store-failed',
+      notRestored.length === 0 ? `${failure}; the import was rolled back, nothing written` : `${failure}; rolling back failed for ${notRestored.length} devices`,
+      undefined,
+      notRestored.length === 0 ? undefined : { notRestored },
+    );
+  }
+}
+
+async function rollBack(store: BootstrapStore, attempted: readonly DeviceEntry[], previous: ReadonlyMap<string, DeviceEntry | undefined>): Promise<string[]> {
+  const notRestored: string[] = [];
+  await forEachBounded(attempted, STORE_CONCURRENCY, async ({ endpoint }) => {
+    const before = previous.get(endpoint);
+    try {
+      if (before === undefined) await store.deleteDevice(endpoint);
+      else await store.putDevice(before);
+    } catch {
+      notRestored.push(endpoint);
+    }
+  });
+  return notRestored.sort();
+}
+
+async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < items.length; index = next++) await work(items[index]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

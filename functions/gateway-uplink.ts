@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { z } from 'zod';
+import { ContractError, handleUplink, type BootstrapBackendDeps } from '../shared/bootstrap/backend.ts';
+import { uplinkSchema, type Downlink, type Uplink } from '../shared/bootstrap/contract.ts';
+import { IotDownlinkPublisher, type DownlinkPublisher } from '../server/aws/downlink-publisher.ts';
+import { IotDataEndpoint } from '../server/aws/iot-data-endpoint.ts';
+import { EventBridgeLifecyclePublisher, lifecycleEventOf, type LifecyclePublisher } from '../server/aws/lifecycle-publisher.ts';
+import { downlinkTopic, isGatewayTopicId } from '../server/aws/topics.ts';
+import { DynamoDbBootstrapStore } from '../server/store/dynamodb-store.ts';
+import { readEnvironment } from './runtime/env.ts';
+import { observability, withPowertools } from './runtime/powertools.ts';
+
+/** What the invocation did; nothing in it can carry a key. */
+export interface GatewayUplinkResult {
+  readonly gatewayId: string;
+  readonly uplink: Uplink['type'];
+  readonly downlink: Downlink['type'];
+  readonly endpoint: string;
+  readonly lifecycleEvent?: 'BootstrapCompleted' | 'BootstrapFailed';
+}
+
+const tools = observability('lwm2m-bs-gateway-uplink');
+
+interface UplinkDeps {
+  readonly backend: BootstrapBackendDeps;
+  readonly downlinks: DownlinkPublisher;
+  readonly lifecycle: LifecyclePublisher;
+}
+
+let deps: UplinkDeps | undefined;
+
+/** Built on the first invocation and kept for the container's life (connections, endpoint). */
+function dependencies(): UplinkDeps {
+  if (deps !== undefined) return deps;
+  const env = readEnvironment({
+    TABLE_NAME: z.string().min(1),
+    EVENT_BUS_NAME: z.string().min(1),
+    IOT_DATA_ENDPOINT: z.string().optional(),
+    /** Reuse a profile read for this long (fewer reads per bootstrap, slower to see edits). */
+    PROFILE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(0),
+  });
+  const store = new DynamoDbBootstrapStore({
+    client: tools.tracer.captureAWSv3Client(new DynamoDBClient({})),
+    tableName: env.TABLE_NAME,
+    profileCacheTtlMs: env.PROFILE_CACHE_TTL_MS,
+    onWarning: (message) => tools.logger.warn(message),
+  });
+  const endpoint = new IotDataEndpoint({
+    ...(env.IOT_DATA_ENDPOINT !== undefined && { configured: env.IOT_DATA_ENDPOINT }),
+    iot: () => tools.tracer.captureAWSv3Client(new IoTClient({})),
+  });
+  deps = {
+    backend: { store, newSessionId: randomUUID, now: () => new Date() },
+    downlinks: new IotDownlinkPublisher(endpoint, (client) => tools.tracer.captureAWSv3Client(client)),
+    lifecycle: new EventBridgeLifecyclePublisher(env.EVENT_BUS_NAME, tools.tracer.captureAWSv3Client(new EventBridgeClient({}))),
+  };
+  return deps;
+}
+
+/** The event as the rule delivers it: the message, and who sent it. */
+export function parseGatewayUplinkEvent(event: unknown): { gatewayId: string; uplink: Uplink } {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new ContractError('the event is not a JSON object');
+  const { gatewayTopicId, ...message } = event as Record<string, unknown>;
+  if (typeof gatewayTopicId !== 'string' || !isGatewayTopicId(gatewayTopicId)) {
+    throw new ContractError('the event has no valid gatewayTopicId (the topic rule must SELECT topic(3) AS gatewayTopicId)');
+  }
+  const parsed = uplinkSchema.safeParse(message);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ContractError(`invalid uplink from gateway ${gatewayTopicId} at ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'unknown'}`);
+  }
+  if (parsed.data.gatewayId !== gatewayTopicId) {
+    throw new ContractError(`uplink names gateway ${parsed.data.gatewayId} but arrived on the topic of gateway ${gatewayTopicId}`);
+  }
+  return { gatewayId: gatewayTopicId, uplink: parsed.data };
+}
+
+async function handleGatewayUplink(event: unknown): Promise<GatewayUplinkResult> {
+  let parsed: { gatewayId: string; uplink: Uplink };
+  try {
+    parsed = parseGatewayUplinkEvent(event);
+  } catch (error) {
+    tools.metrics.addMetric('MalformedUplinks', MetricUnit.Count, 1);
+    tools.logger.error('malformed uplink', { reason: error instanceof Error ? error.message : String(error) });
+    throw error;
+  }
+  const { gatewayId, uplink } = parsed;
+  const { backend, downlinks, lifecycle } = dependencies();
+  tools.logger.appendKeys({ gatewayId, endpoint: uplink.endpoint, uplink: uplink.type });
+
+  const downlink = await handleUplink(uplink, backend);
+  // The gateway is waiting on this (its client is, too): publish before anything else.
+  await downlinks.publish(gatewayId, downlink);
+  tools.metrics.addMetric(metricName(downlink), MetricUnit.Count, 1);
+  tools.logger.info('downlink published', { topic: downlinkTopic(gatewayId), ...summary(downlink) });
+
+  if (uplink.type !== 'bootstrap-ended') return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint };
+  const lifecycleEvent = lifecycleEventOf(uplink);
+  await lifecycle.publish(lifecycleEvent);
+  tools.metrics.addMetric(lifecycleEvent.detailType, MetricUnit.Count, 1);
+  return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint, lifecycleEvent: lifecycleEvent.detailType };
+}
+
+function metricName(downlink: Downlink): string {
+  switch (downlink.type) {
+    case 'bootstrap-planned':
+      return 'BootstrapsPlanned';
+    case 'bootstrap-rejected':
+      return 'BootstrapsRejected';
+    case 'bootstrap-recorded':
+      return 'OutcomesRecorded';
+  }
+}
+
+/** Log fields of a downlink; a plan is never logged (it carries keys). */
+function summary(downlink: Downlink): Record<string, string | boolean> {
+  switch (downlink.type) {
+    case 'bootstrap-planned':
+      return { downlink: downlink.type, requestId: downlink.requestId, sessionId: downlink.sessionId };
+    case 'bootstrap-rejected':
+      return { downlink: downlink.type, requestId: downlink.requestId, reason: downlink.reason };
+    case 'bootstrap-recorded':
+      return { downlink: downlink.type, sessionId: downlink.sessionId, stored: downlink.stored };
+  }
+}
+
+/**
+ * The uplink function. The topic rule `SELECT *, topic(3) AS gatewayTopicId FROM
+ * 'lwm2m-bs/gateways/+/uplink'` invokes it with a contract message plus the gateway id of the
+ * topic it arrived on; the answer goes back on that gateway's downlink topic.
+ *
+ * A malformed event throws a ContractError naming the field, and nothing is recorded or
+ * published. The rule invokes Lambda asynchronously, so such an event ends in the function's
+ * on-failure destination (the DLQ) with that message; retrying it cannot help, and a
+ * bootstrap-requested answered after the gateway's timeout is ignored by the gateway, so the
+ * stack should keep async retries at 0 or 1 and the event age short.
+ *
+ * The topic's gateway id is the authenticated one (the IoT policy lets a gateway publish on its
+ * own topic only); the gatewayId inside the message is what the gateway says. They must agree,
+ * or one gateway could report outcomes in another's name.
+ */
+export const handler = withPowertools<unknown, GatewayUplinkResult>((event: unknown) => handleGatewayUplink(event), tools);

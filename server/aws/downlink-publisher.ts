@@ -1,0 +1,46 @@
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import type { Downlink } from '../../shared/bootstrap/contract.ts';
+import type { IotDataEndpoint } from './iot-data-endpoint.ts';
+import { downlinkTopic } from './topics.ts';
+
+export interface DownlinkPublisher {
+  publish(gatewayId: string, downlink: Downlink): Promise<void>;
+}
+
+/**
+ * Downlinks go back through the IoT data plane on the gateway's own topic, QoS 1 so IoT Core
+ * keeps retrying delivery to a connected gateway until it acknowledges.
+ */
+export class IotDownlinkPublisher implements DownlinkPublisher {
+  readonly #endpoint: IotDataEndpoint;
+  readonly #instrument: (client: IoTDataPlaneClient) => IoTDataPlaneClient;
+  #client: Promise<IoTDataPlaneClient> | undefined;
+
+  constructor(endpoint: IotDataEndpoint, instrument: (client: IoTDataPlaneClient) => IoTDataPlaneClient = (client) => client) {
+    this.#endpoint = endpoint;
+    this.#instrument = instrument;
+  }
+
+  async publish(gatewayId: string, downlink: Downlink): Promise<void> {
+    const client = await this.#dataPlane();
+    await client.send(
+      new PublishCommand({
+        topic: downlinkTopic(gatewayId),
+        qos: 1,
+        contentType: 'application/json',
+        payload: new TextEncoder().encode(JSON.stringify(downlink)),
+      }),
+    );
+  }
+
+  #dataPlane(): Promise<IoTDataPlaneClient> {
+    this.#client ??= this.#endpoint.resolve().then(
+      (endpoint) => this.#instrument(new IoTDataPlaneClient({ endpoint })),
+      (error: unknown) => {
+        this.#client = undefined;
+        throw error;
+      },
+    );
+    return this.#client;
+  }
+}

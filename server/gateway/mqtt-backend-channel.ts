@@ -1,0 +1,183 @@
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { downlinkSchema, type Downlink, type Uplink } from '../../shared/bootstrap/contract.ts';
+import { downlinkTopic, uplinkTopic } from '../aws/topics.ts';
+import type { BackendChannel } from './backend-channel.ts';
+
+export interface MqttBackendChannelOptions {
+  /** `mqtts://<account>-ats.iot.<region>.amazonaws.com:8883` for IoT Core; `mqtt://127.0.0.1:1883` for a local broker. */
+  readonly url: string;
+  /** Also the MQTT client id unless clientOptions says otherwise (IoT policies tie both to the thing name). */
+  readonly gatewayId: string;
+  /** Passed to mqtt.js: for IoT Core the gateway's certificate, private key and the Amazon root CA (`cert`, `key`, `ca`). */
+  readonly clientOptions?: IClientOptions;
+  /** How long an uplink waits for its downlink; the client's CoAP request is waiting too. */
+  readonly timeoutMs?: number;
+  /** Uplinks waiting for an answer at most; past it an exchange fails at once. */
+  readonly maxPending?: number;
+  readonly log?: (event: MqttChannelLogEvent) => void;
+}
+
+export type MqttChannelLogEvent =
+  | { readonly event: 'connected' | 'reconnecting' | 'offline' }
+  | { readonly event: 'error'; readonly message: string }
+  /** A downlink the contract refuses, or one nobody waits for (it came after its timeout). */
+  | { readonly event: 'downlink-dropped'; readonly reason: string };
+
+interface Pending {
+  readonly expects: readonly Downlink['type'][];
+  readonly resolve: (downlink: Downlink) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Thrown by exchange when no answer can come: not connected, too many waiting, timed out, closed. */
+export class BackendChannelError extends Error {
+  override readonly name = 'BackendChannelError';
+}
+
+/**
+ * The gateway's side of the contract over MQTT 3.1.1 (AWS IoT Core, or any broker): uplinks are
+ * published on the gateway's uplink topic, answers arrive on its downlink topic and are matched
+ * by requestId (a Bootstrap-Request's plan or refusal) or sessionId (an outcome's record).
+ *
+ * While the connection is down an exchange fails at once rather than queueing: the client's
+ * CoAP request would time out anyway, and the gateway retries outcomes itself. mqtt.js
+ * reconnects and resubscribes on its own.
+ */
+export class MqttBackendChannel implements BackendChannel {
+  readonly #client: MqttClient;
+  readonly #gatewayId: string;
+  readonly #timeoutMs: number;
+  readonly #maxPending: number;
+  readonly #log: (event: MqttChannelLogEvent) => void;
+  readonly #pending = new Map<string, Pending>();
+  readonly #stats = { uplinks: 0, downlinks: 0, timeouts: 0, dropped: 0, refused: 0 };
+  #closed = false;
+
+  private constructor(client: MqttClient, options: MqttBackendChannelOptions) {
+    this.#client = client;
+    this.#gatewayId = options.gatewayId;
+    this.#timeoutMs = options.timeoutMs ?? 8_000;
+    this.#maxPending = options.maxPending ?? 1024;
+    this.#log = (event) => {
+      try {
+        options.log?.(event);
+      } catch {
+        // A failing log sink must not take the channel down.
+      }
+    };
+  }
+
+  /** Connects and subscribes to the downlink topic before resolving; fails if the first connection does. */
+  static async connect(options: MqttBackendChannelOptions): Promise<MqttBackendChannel> {
+    const downlinks = downlinkTopic(options.gatewayId);
+    const client = await connectAsync(
+      options.url,
+      { protocolVersion: 4, clean: true, clientId: options.gatewayId, reconnectPeriod: 1_000, connectTimeout: 10_000, resubscribe: true, ...options.clientOptions },
+      false,
+    );
+    const channel = new MqttBackendChannel(client, options);
+    client.on('message', (topic, payload) => {
+      if (topic === downlinks) channel.#receive(payload);
+    });
+    client.on('error', (error) => channel.#log({ event: 'error', message: error.message }));
+    client.on('connect', () => channel.#log({ event: 'connected' }));
+    client.on('reconnect', () => channel.#log({ event: 'reconnecting' }));
+    client.on('offline', () => channel.#log({ event: 'offline' }));
+    try {
+      // mqtt.js rejects on a SUBACK failure code (a policy refusing the topic) and on a broker
+      // that closes the connection instead.
+      await client.subscribeAsync(downlinks, { qos: 1 });
+    } catch (error) {
+      await client.endAsync(true);
+      throw new BackendChannelError(`subscribing to ${downlinks} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return channel;
+  }
+
+  get connected(): boolean {
+    return this.#client.connected;
+  }
+
+  counters(): Readonly<Record<string, number>> {
+    return { ...this.#stats, pending: this.#pending.size };
+  }
+
+  exchange(uplink: Uplink): Promise<Downlink> {
+    if (this.#closed) return Promise.reject(new BackendChannelError('the backend channel is closed'));
+    if (!this.#client.connected) return Promise.reject(new BackendChannelError('not connected to the MQTT broker'));
+    if (this.#pending.size >= this.#maxPending) {
+      this.#stats.refused += 1;
+      return Promise.reject(new BackendChannelError(`${this.#pending.size} uplinks already wait for an answer`));
+    }
+    const key = uplink.type === 'bootstrap-requested' ? requestKey(uplink.requestId) : sessionKey(uplink.sessionId);
+    if (this.#pending.has(key)) return Promise.reject(new BackendChannelError(`an uplink for ${key} already waits for its answer`));
+    const answer = new Promise<Downlink>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(key);
+        this.#stats.timeouts += 1;
+        reject(new BackendChannelError(`no answer to ${uplink.type} of ${uplink.endpoint} within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+      this.#pending.set(key, {
+        expects: uplink.type === 'bootstrap-requested' ? ['bootstrap-planned', 'bootstrap-rejected'] : ['bootstrap-recorded'],
+        resolve,
+        reject,
+        timer,
+      });
+    });
+    this.#stats.uplinks += 1;
+    this.#client.publishAsync(uplinkTopic(this.#gatewayId), JSON.stringify(uplink), { qos: 1 }).catch((error: unknown) => {
+      this.#settle(key, (pending) => pending.reject(new BackendChannelError(`publishing the uplink failed: ${error instanceof Error ? error.message : String(error)}`)));
+    });
+    return answer;
+  }
+
+  /** Fails every waiting exchange and disconnects. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const key of [...this.#pending.keys()]) this.#settle(key, (pending) => pending.reject(new BackendChannelError('the backend channel is closed')));
+    await this.#client.endAsync();
+  }
+
+  #receive(payload: Buffer): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.#drop('not JSON');
+      return;
+    }
+    const parsed = downlinkSchema.safeParse(message);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.#drop(`invalid downlink at ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'unknown'}`);
+      return;
+    }
+    const downlink = parsed.data;
+    const key = downlink.type === 'bootstrap-recorded' ? sessionKey(downlink.sessionId) : requestKey(downlink.requestId);
+    const pending = this.#pending.get(key);
+    if (pending === undefined || !pending.expects.includes(downlink.type)) {
+      this.#drop(`${downlink.type} for ${key} that nothing waits for`);
+      return;
+    }
+    this.#stats.downlinks += 1;
+    this.#settle(key, (waiting) => waiting.resolve(downlink));
+  }
+
+  #settle(key: string, done: (pending: Pending) => void): void {
+    const pending = this.#pending.get(key);
+    if (pending === undefined) return;
+    this.#pending.delete(key);
+    clearTimeout(pending.timer);
+    done(pending);
+  }
+
+  #drop(reason: string): void {
+    this.#stats.dropped += 1;
+    this.#log({ event: 'downlink-dropped', reason });
+  }
+}
+
+const requestKey = (requestId: string): string => `request ${requestId}`;
+const sessionKey = (sessionId: string): string => `session ${sessionId}`;

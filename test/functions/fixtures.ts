@@ -1,0 +1,131 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import type { HttpApiEvent } from '../../functions/admin/http.ts';
+import type { LambdaContext } from '../../functions/runtime/lambda-context.ts';
+import { startDynalite, localDynamoDbClient } from '../../server/store/dynalite.ts';
+import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
+import { ensureTable } from '../../server/store/table.ts';
+
+/**
+ * The environment a deployed function gets, pointed at dynalite. The SDK reads
+ * AWS_ENDPOINT_URL_DYNAMODB itself, so the handlers build their clients as in Lambda. Call
+ * before the handler module is first imported: Powertools reads its settings at import.
+ */
+export async function functionEnvironment(extra: Record<string, string> = {}): Promise<{ store: DynamoDbBootstrapStore; close(): Promise<void> }> {
+  const dynalite = await startDynalite({});
+  const client = localDynamoDbClient(dynalite.endpoint);
+  const tableName = 'functions-test';
+  await ensureTable(client, tableName, { pollMs: 20 });
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    TABLE_NAME: tableName,
+    POWERTOOLS_SERVICE_NAME: 'lwm2m-bs-test',
+    POWERTOOLS_METRICS_NAMESPACE: 'Lwm2mBootstrapTest',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...extra,
+  });
+  return {
+    store: new DynamoDbBootstrapStore({ client, tableName }),
+    async close() {
+      client.destroy();
+      await dynalite.close();
+    },
+  };
+}
+
+export function lambdaContext(functionName: string): LambdaContext {
+  return {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2026/01/01/[$LATEST]0123456789abcdef',
+    getRemainingTimeInMillis: () => 30_000,
+  };
+}
+
+/**
+ * An API Gateway HTTP API event (payload format 2.0) as API Gateway builds it for a declared
+ * route with IAM authorization: route key, raw and decoded path, lower-case headers,
+ * comma-joined query values, the caller's IAM identity.
+ */
+export function httpApiEvent(
+  method: string,
+  routePath: string,
+  options: { params?: Record<string, string>; query?: Record<string, string>; body?: string; contentType?: string; base64?: boolean } = {},
+): HttpApiEvent {
+  const params = options.params ?? {};
+  const rawPath = routePath.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+  const rawQueryString = new URLSearchParams(options.query ?? {}).toString();
+  const body = options.body === undefined ? undefined : options.base64 === true ? Buffer.from(options.body, 'utf8').toString('base64') : options.body;
+  return {
+    version: '2.0',
+    routeKey: `${method} ${routePath}`,
+    rawPath,
+    rawQueryString,
+    headers: {
+      accept: '*/*',
+      host: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      'user-agent': 'lwm2m-bs-cli',
+      'x-amz-date': '20260101T000000Z',
+      'x-forwarded-proto': 'https',
+      ...(options.contentType !== undefined && { 'content-type': options.contentType }),
+      ...(body !== undefined && { 'content-length': String(Buffer.byteLength(options.body ?? '')) }),
+    },
+    ...(options.query !== undefined && { queryStringParameters: options.query }),
+    ...(Object.keys(params).length > 0 && { pathParameters: params }),
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      authorizer: { iam: { accessKey: 'AKIA000000', accountId: '123456789012', callerId: 'AIDA000000', principalOrgId: null, userArn: 'arn:aws:iam::123456789012:user/operator', userId: 'AIDA000000' } },
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'lwm2m-bs-cli' },
+      requestId: 'JKJaXmPLvHcESHA=',
+      routeKey: `${method} ${routePath}`,
+      stage: '$default',
+      time: '01/Jan/2026:00:00:00 +0000',
+      timeEpoch: 1767225600000,
+    },
+    ...(body !== undefined && { body }),
+    isBase64Encoded: options.base64 === true,
+  };
+}
+
+/**
+ * An in-process MQTT 3.1.1 broker standing in for IoT Core. Like an IoT policy scoped to the
+ * thing name, a client whose id is a gateway id may publish only on its own uplink topic and
+ * subscribe only to its own downlink topic; other clients (the test's bridge) are unrestricted.
+ */
+export async function startBroker(): Promise<{ url: string; broker: Aedes; close(): Promise<void> }> {
+  const broker = await Aedes.createBroker({
+    authorizePublish: (client, packet, callback) => {
+      const id = client?.id ?? '';
+      const ownTopic = packet.topic === `lwm2m-bs/gateways/${id}/uplink`;
+      callback(id.startsWith('gw-') && !ownTopic ? new Error('not this gateway\'s topic') : null);
+    },
+    authorizeSubscribe: (client, subscription, callback) => {
+      const id = client?.id ?? '';
+      // A refusal, not an error: the SUBACK says 128 (failure), as IoT Core's does.
+      callback(null, id.startsWith('gw-') && subscription.topic !== `lwm2m-bs/gateways/${id}/downlink` ? null : subscription);
+    },
+  });
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    broker,
+    async close() {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
