@@ -1,0 +1,44 @@
+import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import { Construct } from 'constructs';
+import { DeadLetterQueue } from './dead-letter-queue.ts';
+
+/**
+ * Ready for account-timeout purges (the Bootstrap-Server account a client must drop after
+ * /0/x/12): a schedule group to hold one-off schedules per device, the role the Scheduler
+ * assumes to invoke the purge function, and the queue for invocations that keep failing.
+ * No purge function exists yet, so the role may invoke the functions of this stack only.
+ */
+export class Scheduler extends Construct {
+  readonly group: ScheduleGroup;
+  readonly executionRole: Role;
+  readonly failures: DeadLetterQueue;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.group = new ScheduleGroup(this, 'Group');
+    this.failures = new DeadLetterQueue(this, 'PurgeFailures', 'the purge schedules (EventBridge Scheduler target dead-letter queue)');
+    this.executionRole = new Role(this, 'ExecutionRole', {
+      description: 'lwm2m-bs: assumed by EventBridge Scheduler to run purge schedules',
+      // Confused deputy: only schedules of this account's group may assume it.
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.group.scheduleGroupName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }) },
+        },
+      }),
+    });
+    this.executionRole.addToPolicy(new PolicyStatement({
+      actions: ['lambda:InvokeFunction'],
+      // CloudFormation names functions `<stack name>-<logical id>-<suffix>`.
+      resources: [stack.formatArn({ service: 'lambda', resource: 'function', resourceName: `${stack.stackName}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }));
+    this.failures.queue.grantSendMessages(this.executionRole);
+    Validations.of(this.executionRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${stack.stackName}-*]`,
+      reason: 'The purge function does not exist yet; until it does, the Scheduler may invoke only functions of this stack, whose CloudFormation-generated names all start with the stack name.',
+    });
+  }
+}

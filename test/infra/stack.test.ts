@@ -1,0 +1,190 @@
+import { existsSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { CONTEXT } from '../../infra/context.ts';
+import { ADMIN_ROUTES } from '../../infra/constructs/admin-api.ts';
+import { UPLINK_RULE_SQL } from '../../infra/topics.ts';
+import { IDENTITY_INDEX, INDEX_PROJECTED_ATTRIBUTES, PARTITION_KEY, SORT_KEY } from '../../server/store/table.ts';
+import { logicalIdOf, synthesize } from './synth.ts';
+
+const { stack, template } = synthesize();
+const tableId = logicalIdOf(stack, stack.data.table);
+const keyId = logicalIdOf(stack, stack.data.key);
+const uplinkId = logicalIdOf(stack, stack.functions.gatewayUplink);
+const adminId = logicalIdOf(stack, stack.functions.adminApi);
+const queueIds = [stack.functions.uplinkFailures, stack.gatewayChannel.ruleErrors, stack.scheduler.failures].map((dlq) => logicalIdOf(stack, dlq.queue));
+
+describe('data', () => {
+  it('builds the table from the adapter model: keys and sparse identity indexes projecting doc', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }, { AttributeName: SORT_KEY, KeyType: 'RANGE' }],
+      GlobalSecondaryIndexes: Object.values(IDENTITY_INDEX).map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: [{ AttributeName: index.attribute, KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
+      })),
+    });
+  });
+
+  it('is on-demand, point-in-time recoverable, CMK-encrypted, protected and expires items by expiresAt', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+        DeletionProtectionEnabled: true,
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      },
+    });
+    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', Properties: { EnableKeyRotation: true } });
+  });
+
+  it('drops deletion protection when the context flag says false', () => {
+    const { template: unprotected } = synthesize({ [CONTEXT.deletionProtection]: 'false' });
+    unprotected.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: { DeletionProtectionEnabled: false } });
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 24 on arm64 with active tracing, JSON logs in a retained log group', () => {
+    for (const id of [uplinkId, adminId]) {
+      const fn = template.toJSON().Resources[id];
+      assert.equal(fn.Properties.Runtime, 'nodejs24.x');
+      assert.deepEqual(fn.Properties.Architectures, ['arm64']);
+      assert.deepEqual(fn.Properties.TracingConfig, { Mode: 'Active' });
+      assert.equal(fn.Properties.LoggingConfig.LogFormat, 'JSON');
+      const logGroup = template.toJSON().Resources[fn.Properties.LoggingConfig.LogGroup.Ref];
+      assert.equal(logGroup.Type, 'AWS::Logs::LogGroup');
+      assert.equal(logGroup.Properties.RetentionInDays, 90);
+    }
+  });
+
+  it('give the uplink function its table, bus and Powertools service, and leave the IoT endpoint to discovery', () => {
+    const env = template.toJSON().Resources[uplinkId].Properties.Environment.Variables;
+    assert.deepEqual(env.TABLE_NAME, { Ref: tableId });
+    assert.ok(env.EVENT_BUS_NAME);
+    assert.equal(env.POWERTOOLS_SERVICE_NAME, 'lwm2m-bs');
+    assert.equal('IOT_DATA_ENDPOINT' in env, false);
+    const { template: configured } = synthesize({ [CONTEXT.iotDataEndpoint]: 'abc-ats.iot.eu-west-1.amazonaws.com' });
+    configured.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ IOT_DATA_ENDPOINT: 'abc-ats.iot.eu-west-1.amazonaws.com' }) } });
+  });
+
+  it('reserve concurrency for the admin API only, and drop it for small accounts by context', () => {
+    const resources = template.toJSON().Resources;
+    assert.equal(resources[adminId].Properties.ReservedConcurrentExecutions, 5);
+    assert.equal(resources[uplinkId].Properties.ReservedConcurrentExecutions, undefined);
+    const { stack: small, template: smallTemplate } = synthesize({ [CONTEXT.adminApiReservedConcurrency]: 'false' });
+    assert.equal(smallTemplate.toJSON().Resources[logicalIdOf(small, small.functions.adminApi)].Properties.ReservedConcurrentExecutions, undefined);
+  });
+
+  it('send failed asynchronous uplink invocations to a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: uplinkId },
+      MaximumRetryAttempts: 1,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueIds[0], 'Arn'] } } },
+    });
+  });
+});
+
+describe('gateway channel', () => {
+  it('routes uplinks by topic rule to the uplink function, errors to a queue', () => {
+    template.hasResourceProperties('AWS::IoT::TopicRule', {
+      TopicRulePayload: {
+        Sql: "SELECT *, topic(3) AS gatewayTopicId FROM 'lwm2m-bs/gateways/+/uplink'",
+        AwsIotSqlVersion: '2016-03-23',
+        Actions: [{ Lambda: { FunctionArn: { 'Fn::GetAtt': [uplinkId, 'Arn'] } } }],
+        ErrorAction: { Sqs: { QueueUrl: { Ref: queueIds[1] }, RoleArn: Match.anyValue() } },
+      },
+    });
+    assert.equal(UPLINK_RULE_SQL, "SELECT *, topic(3) AS gatewayTopicId FROM 'lwm2m-bs/gateways/+/uplink'");
+    const ruleId = stack.getLogicalId(stack.gatewayChannel.rule);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: { 'Fn::GetAtt': [uplinkId, 'Arn'] },
+      Principal: 'iot.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    });
+  });
+
+  it('outputs the IoT policy that pins a gateway to its own client id and topics', () => {
+    const output = JSON.stringify(template.toJSON().Outputs.GatewayIotPolicyDocument);
+    for (const fragment of ['client/${iot:Connection.Thing.ThingName}', 'topic/lwm2m-bs/gateways/${iot:Connection.Thing.ThingName}/uplink', 'topicfilter/lwm2m-bs/gateways/${iot:Connection.Thing.ThingName}/downlink']) {
+      assert.ok(output.includes(fragment), fragment);
+    }
+    assert.ok(!output.includes('"*"'));
+  });
+});
+
+describe('events and scheduler', () => {
+  it('has the lwm2m-bs bus with an archive', () => {
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'lwm2m-bs' });
+    template.resourceCountIs('AWS::Events::Archive', 1);
+  });
+
+  it('has a schedule group and an execution role only the Scheduler of this account may assume', () => {
+    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) })] },
+    });
+  });
+});
+
+describe('alarms', () => {
+  it('alarm on the depth of every dead-letter queue', () => {
+    for (const queueId of queueIds) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+        Threshold: 1,
+        AlarmActions: [Match.anyValue()],
+      });
+    }
+  });
+
+  it('alarm on errors of every function and on rule failures, to an encrypted topic', () => {
+    for (const fnId of [uplinkId, adminId]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }] });
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/IoT', MetricName: 'Failure' });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    const topicId = logicalIdOf(stack, stack.alarms.topic);
+    for (const alarm of alarms) assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }]);
+  });
+});
+
+describe('admin API', () => {
+  it('is an HTTP API whose every route needs IAM and reaches the admin function with payload 2.0', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((route) => route.Properties);
+    assert.deepEqual(routes.map((route) => route.RouteKey).sort(), ADMIN_ROUTES.map((route) => `${route.method} ${route.path}`).sort());
+    for (const route of routes) assert.equal(route.AuthorizationType, 'AWS_IAM', route.RouteKey);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0', IntegrationUri: { 'Fn::GetAtt': [adminId, 'Arn'] } });
+  });
+
+  it('logs every request', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: '$default', AutoDeploy: true, AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') } });
+  });
+});
+
+describe('gateway service', () => {
+  it('is absent unless asked for', () => {
+    template.resourceCountIs('AWS::ECS::Service', 0);
+    template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 0);
+  });
+
+  it('runs on Fargate arm64 behind an NLB on UDP 5683 and 5684, from the repository Dockerfile', () => {
+    assert.ok(existsSync(new URL('../../Dockerfile', import.meta.url)));
+    const { template: withGateway } = synthesize({ [CONTEXT.gateway]: 'true' });
+    withGateway.hasResourceProperties('AWS::ECS::Service', { LaunchType: 'FARGATE' });
+    withGateway.hasResourceProperties('AWS::ECS::TaskDefinition', { RuntimePlatform: { CpuArchitecture: 'ARM64' } });
+    withGateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internet-facing' });
+    for (const port of [5683, 5684]) {
+      withGateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: port, Protocol: 'UDP' });
+      withGateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: port, Protocol: 'UDP', TargetType: 'ip', HealthCheckProtocol: 'TCP', HealthCheckPort: '8080' });
+    }
+  });
+});
