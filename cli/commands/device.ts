@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
-import { schemaIssues } from '../../shared/bootstrap/device-import.ts';
-import { deviceEntrySchema, type DeviceEntry } from '../../shared/bootstrap/device.ts';
+import { admitDevice, type DeviceRefusal } from '../../shared/bootstrap/device-admission.ts';
+import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import { redactDevice } from '../../shared/bootstrap/redact.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { invalidDocument, onePositional, printJson, readJsonDocument, SHOW_SECRETS_OPTION, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
@@ -65,27 +64,24 @@ export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpen
   }
 }
 
-/**
- * Validates a device entry against the schema, its profile and the configuration checker, and
- * that no other device holds its bootstrap PSK identity (the DTLS handshake finds keys by it).
- */
+/** Stores a device entry once admitDevice accepts it; a refusal is bad input, on one line. */
 export async function putDevice(store: BootstrapStore, document: unknown): Promise<DeviceEntry> {
-  const parsed = deviceEntrySchema.safeParse(document);
-  if (!parsed.success) throw invalidDocument('device entry', schemaIssues(parsed.error.issues));
-  const device = parsed.data;
-  const profile = await store.getProfile(device.profile);
-  if (profile === undefined) throw new InputError(`device ${device.endpoint}: no profile "${device.profile}" (put the profile first)`);
-  const issues = checkBootstrapConfiguration(profile, device);
-  if (issues.length > 0) throw invalidDocument('device entry', issues);
-  const credentials = device.bootstrapCredentials;
-  if (credentials?.securityMode === 'psk' && credentials.identity !== undefined) {
-    const holder = await store.findDevice('pskIdentity', credentials.identity);
-    if (holder !== undefined && holder.endpoint !== device.endpoint) {
-      throw new InputError(`device ${device.endpoint}: bootstrapCredentials.identity is already the PSK identity of device ${holder.endpoint}`);
-    }
+  const admission = await admitDevice(store, document);
+  if (!admission.admitted) throw refusalError(admission.refusal);
+  await store.putDevice(admission.device);
+  return admission.device;
+}
+
+function refusalError(refusal: DeviceRefusal): InputError {
+  switch (refusal.reason) {
+    case 'invalid-document':
+    case 'invalid-configuration':
+      return invalidDocument('device entry', refusal.issues);
+    case 'unknown-profile':
+      return new InputError(`device ${refusal.endpoint}: no profile "${refusal.profile}" (put the profile first)`);
+    case 'psk-identity-held':
+      return new InputError(`device ${refusal.endpoint}: bootstrapCredentials.identity is already the PSK identity of device ${refusal.holder}`);
   }
-  await store.putDevice(device);
-  return device;
 }
 
 export async function* allDevices(store: BootstrapStore): AsyncGenerator<DeviceEntry> {

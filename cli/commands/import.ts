@@ -14,11 +14,9 @@ import {
   parseJsonRow,
   type CsvLayout,
   type ImportFormat,
-  type RejectedRow,
   type RowPosition,
 } from '../../shared/bootstrap/device-import.ts';
-import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
-import type { BootstrapStore, BulkWriteResult } from '../../shared/bootstrap/store.ts';
+import { IMPORT_STORE_CONCURRENCY, ImportSnapshotError, writeImport, type ImportWriteReport } from '../../shared/bootstrap/import-writer.ts';
 import { onePositional, printJson, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
 import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
 import { InputError, UsageError } from '../usage.ts';
@@ -26,37 +24,24 @@ import { allProfiles } from './profile.ts';
 
 export type ImportIO = AdminIO & { readonly stderrIsTTY?: boolean };
 
-/** Devices per putDevices call: progress moves, and a store failure stops after one chunk's worth. */
-const WRITE_CHUNK = 1000;
-/** Store reads in flight while checking PSK identities, reading what a write replaces, or rolling back. */
-const STORE_CONCURRENCY = 16;
 /** Endpoints named in the one-line message when a rollback leaves some behind; the report has all. */
 const NAMED_UNRESTORED = 10;
 /** Rejections printed to the terminal; `--report` holds them all. */
 const PRINTED_REJECTIONS = 100;
 
-/** What `--report` writes and `--json` prints. */
-export interface ImportReport {
+/** What `--report` writes and `--json` prints: the rows judged, then what writing them did. */
+export interface ImportReport extends ImportWriteReport {
   readonly file: string;
   readonly format: ImportFormat;
   readonly dryRun: boolean;
   readonly rows: number;
   readonly rejectedRows: number;
-  readonly written: number;
-  readonly rejected: readonly RejectedRow[];
-  /** True when the store failed mid-write and what had been written was taken back. */
-  readonly rolledBack: boolean;
-  /** The store's error, when a write call failed as a whole (rather than refusing rows). */
-  readonly storeError?: string;
-  /** Endpoints the rollback could not restore: they may hold the imported configuration. */
-  readonly notRestored?: readonly string[];
 }
 
 /**
  * `lwm2m-bs import <file>`: every row is validated before the first write, and one bad row
- * means nothing is written. The store has no transactions, so a failure while writing is
- * undone by hand: the devices' previous versions are read first and written back (or the new
- * ones deleted) when the store refuses or fails a write.
+ * means nothing is written; writeImport rolls back by hand when the store refuses or fails a
+ * write (the store has no transactions).
  */
 export async function importCommand(args: string[], io: ImportIO, open: StoreOpener = openDataDirStore): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -91,22 +76,19 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
       if (error instanceof ImportFileError) throw new InputError(`${file}: ${error.message}; nothing written`);
       throw error;
     }
-    await validator.checkStoredPskIdentities(store, STORE_CONCURRENCY);
+    await validator.checkStoredPskIdentities(store, IMPORT_STORE_CONCURRENCY);
     progress.done('validated', validator.rows);
     const base = { file, format, dryRun: values['dry-run'], rows: validator.rows, rejectedRows: validator.rejectedRows, rolledBack: false };
     if (validator.rejected.length > 0 || values['dry-run']) return { ...base, written: 0, rejected: validator.rejected };
-    const previous = await readPreviousVersions(store, validator.devices);
-    const outcome = await writeDevices(store, validator.devices, progress);
-    if (outcome.failure === undefined) return { ...base, written: outcome.written, rejected: [] };
-    const notRestored = await rollBack(store, validator.devices.slice(0, outcome.attempted), previous);
-    return {
-      ...base,
-      written: notRestored.length,
-      rejected: outcome.failure.rejected,
-      rolledBack: true,
-      ...(outcome.failure.error !== undefined && { storeError: outcome.failure.error }),
-      ...(notRestored.length > 0 && { notRestored }),
-    };
+    try {
+      const outcome = await writeImport(store, validator.devices, {
+        progress: { chunkWritten: (count) => progress.tick('written', count, true), stopped: (count) => progress.done('written', count) },
+      });
+      return { ...base, ...outcome };
+    } catch (error) {
+      if (error instanceof ImportSnapshotError) throw new InputError(error.message);
+      throw error;
+    }
   });
 
   if (values.report !== undefined) await writeFile(values.report, `${JSON.stringify(report, null, 2)}\n`);
@@ -206,84 +188,6 @@ async function* jsonArrayRows(source: Readable): AsyncGenerator<Row> {
     row += 1;
     yield { input, position: { row } };
   }
-}
-
-/** Every device as the store holds it now (undefined for new endpoints), so a failed write can be undone. */
-async function readPreviousVersions(store: BootstrapStore, devices: readonly DeviceEntry[]): Promise<Map<string, DeviceEntry | undefined>> {
-  const previous = new Map<string, DeviceEntry | undefined>();
-  try {
-    await forEachBounded(devices, STORE_CONCURRENCY, async (device) => {
-      previous.set(device.endpoint, await store.getDevice(device.endpoint));
-    });
-  } catch (error) {
-    throw new InputError(`cannot read the stored devices before writing (${describeError(error)}); nothing written`);
-  }
-  return previous;
-}
-
-interface WriteOutcome {
-  readonly written: number;
-  /** Devices handed to the store, from the start: every one of them may have been written. */
-  readonly attempted: number;
-  /** Set when a chunk was refused in part or failed: writing stopped there. */
-  readonly failure?: { readonly rejected: RejectedRow[]; readonly error?: string };
-}
-
-async function writeDevices(store: BootstrapStore, devices: readonly DeviceEntry[], progress: Progress): Promise<WriteOutcome> {
-  let written = 0;
-  for (let start = 0; start < devices.length; start += WRITE_CHUNK) {
-    const chunk = devices.slice(start, start + WRITE_CHUNK);
-    const attempted = start + chunk.length;
-    let result: BulkWriteResult;
-    try {
-      result = await store.putDevices(chunk);
-    } catch (error) {
-      progress.done('written', written);
-      return { written, attempted, failure: { rejected: [], error: describeError(error) } };
-    }
-    written += result.written;
-    if (result.rejected.length > 0) {
-      progress.done('written', written);
-      const rows = new Map(chunk.map((device, index) => [device.endpoint, start + index + 1]));
-      const rejected = result.rejected.map((refusal) => ({ row: rows.get(refusal.endpoint) ?? 0, endpoint: refusal.endpoint, field: '(store)', reason: refusal.reason }));
-      return { written, attempted, failure: { rejected } };
-    }
-    progress.tick('written', written, true);
-  }
-  progress.done('written', written);
-  return { written, attempted: devices.length };
-}
-
-/**
- * Puts back what `previous` read: the old configuration where there was one, no device where
- * there was none. Returns the endpoints it could not restore.
- */
-async function rollBack(store: BootstrapStore, attempted: readonly DeviceEntry[], previous: ReadonlyMap<string, DeviceEntry | undefined>): Promise<string[]> {
-  const unrestored: string[] = [];
-  await forEachBounded(attempted, STORE_CONCURRENCY, async ({ endpoint }) => {
-    const before = previous.get(endpoint);
-    try {
-      // putDevice leaves the recorded status alone, so the old entry's status needs no care.
-      if (before === undefined) await store.deleteDevice(endpoint);
-      else await store.putDevice(before);
-    } catch {
-      unrestored.push(endpoint);
-    }
-  });
-  return unrestored.sort();
-}
-
-/** SDK and store errors name the failure and endpoints, never the values written. */
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
-}
-
-async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let index = next++; index < items.length; index = next++) await work(items[index]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 function printReport(io: ImportIO, report: ImportReport, reportFile: string | undefined): void {

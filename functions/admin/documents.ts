@@ -1,6 +1,7 @@
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
 import { schemaIssues } from '../../shared/bootstrap/device-import.ts';
-import { deviceEntrySchema, type DeviceEntry } from '../../shared/bootstrap/device.ts';
+import { admitDevice } from '../../shared/bootstrap/device-admission.ts';
+import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { ApiError, issuesOf } from './http.ts';
@@ -20,26 +21,19 @@ export function validProfile(document: unknown, name: string): Profile {
 }
 
 export async function validDevice(store: BootstrapStore, document: unknown, endpoint: string): Promise<DeviceEntry> {
-  const parsed = deviceEntrySchema.safeParse(withKey(document, 'endpoint', endpoint));
-  if (!parsed.success) throw new ApiError(400, 'invalid-document', 'invalid device entry', issuesOf(schemaIssues(parsed.error.issues)));
-  const device = parsed.data;
-  if (device.endpoint !== endpoint) throw new ApiError(400, 'invalid-document', 'invalid device entry', [{ field: 'endpoint', message: 'does not match the path' }]);
-  const profile = await store.getProfile(device.profile);
-  if (profile === undefined) {
-    throw new ApiError(422, 'unknown-profile', `device ${endpoint}: no profile "${device.profile}" (put the profile first)`, [{ field: 'profile', message: 'no such profile' }]);
+  const admission = await admitDevice(store, withKey(document, 'endpoint', endpoint), { expectedEndpoint: { endpoint, from: 'path' } });
+  if (admission.admitted) return admission.device;
+  const refusal = admission.refusal;
+  switch (refusal.reason) {
+    case 'invalid-document':
+      throw new ApiError(400, 'invalid-document', 'invalid device entry', issuesOf(refusal.issues));
+    case 'unknown-profile':
+      throw new ApiError(422, 'unknown-profile', `device ${endpoint}: no profile "${refusal.profile}" (put the profile first)`, issuesOf(refusal.issues));
+    case 'invalid-configuration':
+      throw new ApiError(422, 'invalid-configuration', `device ${endpoint} would not bootstrap`, issuesOf(refusal.issues));
+    case 'psk-identity-held':
+      throw new ApiError(409, 'conflict', `device ${endpoint}: its bootstrap PSK identity is held by device ${refusal.holder}`, issuesOf(refusal.issues));
   }
-  const issues = checkBootstrapConfiguration(profile, device);
-  if (issues.length > 0) throw new ApiError(422, 'invalid-configuration', `device ${endpoint} would not bootstrap`, issuesOf(issues));
-  const credentials = device.bootstrapCredentials;
-  if (credentials?.securityMode === 'psk' && credentials.identity !== undefined) {
-    const holder = await store.findDevice('pskIdentity', credentials.identity);
-    if (holder !== undefined && holder.endpoint !== endpoint) {
-      throw new ApiError(409, 'conflict', `device ${endpoint}: its bootstrap PSK identity is held by device ${holder.endpoint}`, [
-        { field: 'bootstrapCredentials.identity', message: `already the bootstrap PSK identity of device ${holder.endpoint}` },
-      ]);
-    }
-  }
-  return device;
 }
 
 /** The path names the resource; a body may leave the name out, but not contradict it (checked after parsing). */

@@ -12,6 +12,7 @@ import {
 } from '../../shared/bootstrap/device-import.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
+import { IMPORT_STORE_CONCURRENCY, writeImport } from '../../shared/bootstrap/import-writer.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { ApiError, bodyText, mediaType, type ApiIssue, type HttpApiEvent } from './http.ts';
 
@@ -23,9 +24,6 @@ export const IMPORT_MEDIA_TYPES: Readonly<Record<string, ImportFormat>> = {
   'application/x-jsonlines': 'jsonl',
   'text/csv': 'csv',
 };
-
-const STORE_CONCURRENCY = 16;
-const WRITE_CHUNK = 1000;
 
 export interface ImportResult {
   readonly format: ImportFormat;
@@ -53,7 +51,7 @@ export async function importDevices(store: BootstrapStore, event: HttpApiEvent, 
     throw error;
   }
   if (validator.rows === 0) throw new ApiError(400, 'bad-request', 'the import has no rows; nothing written');
-  await validator.checkStoredPskIdentities(store, STORE_CONCURRENCY);
+  await validator.checkStoredPskIdentities(store, IMPORT_STORE_CONCURRENCY);
   if (validator.rejected.length > 0) {
     throw new ApiError(422, 'import-rejected', `${validator.rejectedRows} of ${validator.rows} rows rejected; nothing written`, validator.rejected.map(rowIssue));
   }
@@ -122,54 +120,21 @@ function readRows(format: ImportFormat, text: string, validator: DeviceImportVal
   });
 }
 
-/**
- * The store has no transactions: what each device was is read first, and written back (or the
- * new device deleted) when a write fails or is refused.
- */
+/** A store failure while writing is answered 503, once writeImport has put back what was there. */
 async function writeAllOrNothing(store: BootstrapStore, devices: readonly DeviceEntry[]): Promise<void> {
-  const previous = new Map<string, DeviceEntry | undefined>();
-  await forEachBounded(devices, STORE_CONCURRENCY, async (device) => {
-    previous.set(device.endpoint, await store.getDevice(device.endpoint));
-  });
-  for (let start = 0; start < devices.length; start += WRITE_CHUNK) {
-    const attempted = devices.slice(0, start + WRITE_CHUNK);
-    let failure: string | undefined;
-    try {
-      const result = await store.putDevices(devices.slice(start, start + WRITE_CHUNK));
-      if (result.rejected.length > 0) failure = `the store refused ${result.rejected.length} devices (first: ${result.rejected[0]!.endpoint}: ${result.rejected[0]!.reason})`;
-    } catch (error) {
-      failure = `the store failed while writing (${error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error'})`;
-    }
-    if (failure === undefined) continue;
-    const notRestored = await rollBack(store, attempted, previous);
-    throw new ApiError(
-      503,
-      'store-failed',
-      notRestored.length === 0 ? `${failure}; the import was rolled back, nothing written` : `${failure}; rolling back failed for ${notRestored.length} devices`,
-      undefined,
-      notRestored.length === 0 ? undefined : { notRestored },
-    );
-  }
-}
-
-async function rollBack(store: BootstrapStore, attempted: readonly DeviceEntry[], previous: ReadonlyMap<string, DeviceEntry | undefined>): Promise<string[]> {
-  const notRestored: string[] = [];
-  await forEachBounded(attempted, STORE_CONCURRENCY, async ({ endpoint }) => {
-    const before = previous.get(endpoint);
-    try {
-      if (before === undefined) await store.deleteDevice(endpoint);
-      else await store.putDevice(before);
-    } catch {
-      notRestored.push(endpoint);
-    }
-  });
-  return notRestored.sort();
-}
-
-async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let index = next++; index < items.length; index = next++) await work(items[index]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const report = await writeImport(store, devices);
+  if (!report.rolledBack) return;
+  const first = report.rejected[0];
+  const failure =
+    report.storeError !== undefined || first === undefined
+      ? `the store failed while writing (${report.storeError ?? 'unknown error'})`
+      : `the store refused ${report.rejected.length} devices (first: ${first.endpoint}: ${first.reason})`;
+  const notRestored = report.notRestored ?? [];
+  throw new ApiError(
+    503,
+    'store-failed',
+    notRestored.length === 0 ? `${failure}; the import was rolled back, nothing written` : `${failure}; rolling back failed for ${notRestored.length} devices`,
+    undefined,
+    notRestored.length === 0 ? undefined : { notRestored },
+  );
 }
