@@ -1,16 +1,29 @@
 import { readFile } from 'node:fs/promises';
 import type { ConfigurationIssue } from '../shared/bootstrap/configuration-error.ts';
+import { resolveAdminApiTarget, type AdminApiClient, type AdminApiConnector } from './admin-api-client.ts';
 import type { CommandIO } from './commands/codec.ts';
 import { InputError, UsageError } from './usage.ts';
 
 /** The operator commands' output stream, their error stream (progress only) and stdin. */
 export type AdminIO = CommandIO & { readonly stderr?: (text: string) => void };
 
-/** Options every command that opens the store takes. */
+/** Options every command that opens the store takes: a data directory, or a deployed stack's admin API. */
 export const STORE_OPTIONS = {
   'data-dir': { type: 'string', short: 'd' },
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
+
+/** The admin API client when `--endpoint` or `$LWM2M_BS_ENDPOINT` says to work against a deployed stack. */
+export function remoteAdminApi(
+  values: { readonly 'data-dir'?: string | undefined; readonly endpoint?: string | undefined; readonly region?: string | undefined },
+  connect: AdminApiConnector,
+  env: NodeJS.ProcessEnv = process.env,
+): AdminApiClient | undefined {
+  const target = resolveAdminApiTarget({ endpoint: values.endpoint, region: values.region, dataDir: values['data-dir'] }, env);
+  return target === undefined ? undefined : connect(target);
+}
 
 export const SHOW_SECRETS_OPTION = { 'show-secrets': { type: 'boolean', default: false } } as const;
 

@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util';
 import { admitDevice, type DeviceRefusal } from '../../shared/bootstrap/device-admission.ts';
-import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
+import { schemaIssues } from '../../shared/bootstrap/device-import.ts';
+import { deviceEntrySchema, type DeviceEntry } from '../../shared/bootstrap/device.ts';
 import { redactDevice } from '../../shared/bootstrap/redact.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
-import { invalidDocument, onePositional, printJson, readJsonDocument, SHOW_SECRETS_OPTION, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
+import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConnector } from '../admin-api-client.ts';
+import { invalidDocument, onePositional, printJson, readJsonDocument, remoteAdminApi, SHOW_SECRETS_OPTION, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
 import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
 import { InputError, UsageError } from '../usage.ts';
 
-/** `lwm2m-bs device put|get|list|delete`: device entries, one at a time (`import` for many). */
-export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpener = openDataDirStore): Promise<void> {
+/** `lwm2m-bs device put|get|list|delete`: device entries, one at a time (`import` for many), locally or with `--endpoint` through the admin API. */
+export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpener = openDataDirStore, connect: AdminApiConnector = connectAdminApi): Promise<void> {
   const [action, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,
@@ -16,18 +18,24 @@ export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpen
     allowPositionals: true,
     strict: true,
   });
-  const show = (device: DeviceEntry): DeviceEntry => (values['show-secrets'] ? device : redactDevice(device));
+  const showSecrets = values['show-secrets'];
+  const show = (device: DeviceEntry): DeviceEntry => (showSecrets ? device : redactDevice(device));
   if (values.profile !== undefined && action !== 'list') throw new UsageError('--profile only filters device list');
+  const api = remoteAdminApi(values, connect);
   switch (action) {
     case 'put': {
       const document = await readJsonDocument(onePositional('device put', positionals, 'file (or - for stdin)'), io);
-      const device = await withStore(open, values['data-dir'], (store) => putDevice(store, document));
+      const device = api === undefined ? await withStore(open, values['data-dir'], (store) => putDevice(store, document)) : await putRemoteDevice(api, document);
       if (values.json) printJson(io, { stored: 'device', endpoint: device.endpoint, profile: device.profile });
       else io.stdout(`device ${device.endpoint} stored (profile ${device.profile})\n`);
       return;
     }
     case 'get': {
       const endpoint = onePositional('device get', positionals, 'endpoint');
+      if (api !== undefined) {
+        printJson(io, await api.getDevice(endpoint, { showSecrets }));
+        return;
+      }
       const device = await withStore(open, values['data-dir'], (store) => store.getDevice(endpoint));
       if (device === undefined) throw new InputError(`no device "${endpoint}"`);
       printJson(io, show(device));
@@ -38,23 +46,27 @@ export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpen
       const wanted = values.profile;
       let count = 0;
       if (values.json) io.stdout('[');
-      await withStore(open, values['data-dir'], async (store) => {
-        // Page by page, so a fleet of 100k prints without being held in memory.
-        for await (const device of allDevices(store)) {
-          if (wanted !== undefined && device.profile !== wanted) continue;
-          if (values.json) io.stdout(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(show(device))}`);
-          else io.stdout(`${device.endpoint.padEnd(24)} ${device.profile.padEnd(16)} ${describeLastBootstrap(device)}\n`);
-          count += 1;
-        }
-      });
+      const print = (device: DeviceEntry): void => {
+        if (values.json) io.stdout(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(device)}`);
+        else io.stdout(`${device.endpoint.padEnd(24)} ${device.profile.padEnd(16)} ${describeLastBootstrap(device)}\n`);
+        count += 1;
+      };
+      // Page by page, so a fleet of 100k prints without being held in memory.
+      if (api !== undefined) {
+        for await (const device of allRemoteDevices(api, wanted, showSecrets)) print(device);
+      } else {
+        await withStore(open, values['data-dir'], async (store) => {
+          for await (const device of allDevices(store)) if (wanted === undefined || device.profile === wanted) print(show(device));
+        });
+      }
       if (values.json) io.stdout(count === 0 ? ']\n' : '\n]\n');
       else if (count === 0) io.stdout(wanted === undefined ? 'no devices\n' : `no devices with profile ${wanted}\n`);
       return;
     }
     case 'delete': {
       const endpoint = onePositional('device delete', positionals, 'endpoint');
-      const deleted = await withStore(open, values['data-dir'], (store) => store.deleteDevice(endpoint));
-      if (!deleted) throw new InputError(`no device "${endpoint}"`);
+      if (api !== undefined) await api.deleteDevice(endpoint);
+      else if (!(await withStore(open, values['data-dir'], (store) => store.deleteDevice(endpoint)))) throw new InputError(`no device "${endpoint}"`);
       if (values.json) printJson(io, { deleted: 'device', endpoint });
       else io.stdout(`device ${endpoint} deleted\n`);
       return;
@@ -70,6 +82,38 @@ export async function putDevice(store: BootstrapStore, document: unknown): Promi
   if (!admission.admitted) throw refusalError(admission.refusal);
   await store.putDevice(admission.device);
   return admission.device;
+}
+
+/**
+ * Puts a device entry through the admin API, which admits it as putDevice does; its refusals
+ * print as the local ones (a PSK identity conflict in the server's words).
+ */
+async function putRemoteDevice(api: AdminApiClient, document: unknown): Promise<{ endpoint: string; profile: string }> {
+  const endpoint = (document as { endpoint?: unknown } | null)?.endpoint;
+  if (typeof endpoint !== 'string' || endpoint === '') {
+    // The endpoint is the path; without one the local schema words the refusal.
+    const parsed = deviceEntrySchema.safeParse(document);
+    throw invalidDocument('device entry', parsed.success ? [{ field: 'endpoint', message: 'missing' }] : schemaIssues(parsed.error.issues));
+  }
+  try {
+    const stored = await api.putDevice(endpoint, document);
+    return { endpoint: stored.endpoint, profile: stored.profile };
+  } catch (error) {
+    if (!(error instanceof AdminApiError)) throw error;
+    if (error.code === 'invalid-document' || error.code === 'invalid-configuration') throw invalidDocument('device entry', error.issues);
+    if (error.code === 'unknown-profile' || error.code === 'conflict') throw new InputError(error.serverMessage);
+    throw error;
+  }
+}
+
+/** Every device of one profile, or all, one admin API page at a time (a filtered page may be empty yet have a cursor). */
+async function* allRemoteDevices(api: AdminApiClient, profile: string | undefined, showSecrets: boolean): AsyncGenerator<DeviceEntry> {
+  let cursor: string | undefined;
+  do {
+    const page = await api.listDevices({ ...(cursor !== undefined && { cursor }), ...(profile !== undefined && { profile }), showSecrets });
+    yield* page.items;
+    cursor = page.cursor;
+  } while (cursor !== undefined);
 }
 
 function refusalError(refusal: DeviceRefusal): InputError {

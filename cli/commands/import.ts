@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { CsvError, parse as parseCsv } from 'csv-parse';
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
 import {
+  csvColumnFor,
   csvRecordToInput,
   DeviceImportValidator,
   IMPORT_FORMATS,
@@ -14,10 +15,13 @@ import {
   parseJsonRow,
   type CsvLayout,
   type ImportFormat,
+  type RejectedRow,
   type RowPosition,
 } from '../../shared/bootstrap/device-import.ts';
 import { IMPORT_STORE_CONCURRENCY, ImportSnapshotError, writeImport, type ImportWriteReport } from '../../shared/bootstrap/import-writer.ts';
-import { onePositional, printJson, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
+import type { ApiIssue } from '../../functions/admin/http.ts';
+import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConnector } from '../admin-api-client.ts';
+import { onePositional, printJson, remoteAdminApi, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
 import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
 import { InputError, UsageError } from '../usage.ts';
 import { allProfiles } from './profile.ts';
@@ -43,7 +47,7 @@ export interface ImportReport extends ImportWriteReport {
  * means nothing is written; writeImport rolls back by hand when the store refuses or fails a
  * write (the store has no transactions).
  */
-export async function importCommand(args: string[], io: ImportIO, open: StoreOpener = openDataDirStore): Promise<void> {
+export async function importCommand(args: string[], io: ImportIO, open: StoreOpener = openDataDirStore, connect: AdminApiConnector = connectAdminApi): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     options: {
@@ -59,8 +63,9 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
   const file = onePositional('import', positionals, 'file (or - for stdin)');
   const format = chooseFormat(file, values.format);
   const progress = new Progress(values.progress || (io.stderrIsTTY ?? process.stderr.isTTY === true), io.stderr);
+  const api = remoteAdminApi(values, connect);
 
-  const report = await withStore(open, values['data-dir'], async (store): Promise<ImportReport> => {
+  const report = api !== undefined ? await remoteImport(api, { file, format, dryRun: values['dry-run'] }, io, progress) : await withStore(open, values['data-dir'], async (store): Promise<ImportReport> => {
     const validator = new DeviceImportValidator({
       profiles: new Map((await allProfiles(store)).map((profile) => [profile.name, profile])),
       check: checkBootstrapConfiguration,
@@ -96,6 +101,70 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
   else printReport(io, report, values.report);
   if (report.rejectedRows > 0) throw new InputError(`import refused: ${report.rejectedRows} of ${report.rows} rows rejected; nothing written`);
   if (report.rolledBack) throw new InputError(storeFailureMessage(report));
+}
+
+/**
+ * With `--endpoint`: the file is read here with the same readers, and its rows go to the admin
+ * API as one JSON array (one request, all or nothing on the server). Rows that could not be
+ * read are rejected here; the rest then go as a dry run, so the report still lists every
+ * problem. The server numbers rows in the array it got; its rejections are put back on the
+ * file's lines and, for CSV, its field paths back on the columns, so the report reads as a
+ * local import's.
+ */
+async function remoteImport(api: AdminApiClient, job: { file: string; format: ImportFormat; dryRun: boolean }, io: ImportIO, progress: Progress): Promise<ImportReport> {
+  const { file, format, dryRun } = job;
+  const entries: unknown[] = [];
+  const sent: RowPosition[] = [];
+  const unreadable: RejectedRow[] = [];
+  let rows = 0;
+  try {
+    for await (const row of readRows(format, file, io)) {
+      rows += 1;
+      if ('reason' in row) unreadable.push({ ...row.position, ...(row.endpoint !== undefined && { endpoint: row.endpoint }), field: '(row)', reason: row.reason });
+      else {
+        entries.push(row.input);
+        sent.push(row.position);
+      }
+      progress.tick('read', rows);
+    }
+  } catch (error) {
+    if (error instanceof ImportFileError) throw new InputError(`${file}: ${error.message}; nothing written`);
+    throw error;
+  }
+  progress.done('read', rows);
+  const refused = new Set(unreadable.map((rejection) => rejection.row));
+  // Key for key as the local report, so --json and --report read the same.
+  const report = (written: number, rejected: readonly RejectedRow[]): ImportReport => ({ file, format, dryRun, rows, rejectedRows: refused.size, rolledBack: false, written, rejected });
+  if (entries.length === 0) return report(0, unreadable);
+  try {
+    const result = await api.importDevices(entries, { dryRun: dryRun || unreadable.length > 0 });
+    return report(result.written, unreadable);
+  } catch (error) {
+    if (!(error instanceof AdminApiError) || error.code !== 'import-rejected') throw error;
+    const remote = error.issues.map((issue) => localRejection(issue, sent, format === 'csv'));
+    for (const rejection of remote) refused.add(rejection.row);
+    // Stable: a row's own rejections keep the server's order.
+    return report(0, [...unreadable, ...remote].sort((a, b) => a.row - b.row));
+  }
+}
+
+/** A server rejection (row `n` of the array sent) as the rejection of the file's row it came from. */
+function localRejection(issue: ApiIssue, sent: readonly RowPosition[], csv: boolean): RejectedRow {
+  const at = (row: unknown): RowPosition | undefined => (typeof row === 'number' ? sent[row - 1] : undefined);
+  const position = at(issue['row']) ?? { row: 0 };
+  const endpoint = typeof issue['endpoint'] === 'string' ? issue['endpoint'] : undefined;
+  // "endpoint already on row 3", "same bootstrap PSK identity as row 3 (...)": the server's rows.
+  const reason = issue.message.replace(/\b(on|as) row (\d+)\b/g, (text, word: string, row: string) => {
+    const earlier = at(Number(row));
+    return earlier === undefined ? text : `${word} ${earlier.line === undefined ? `row ${earlier.row}` : `line ${earlier.line}`}`;
+  });
+  return { ...position, ...(endpoint !== undefined && { endpoint }), field: csv ? csvField(issue.field) : issue.field, reason };
+}
+
+/** The column a CSV report names for an entry field, as DeviceImportValidator does for a local CSV import. */
+function csvField(field: string): string {
+  const path = field.startsWith('device.') ? field.slice('device.'.length) : field;
+  return csvColumnFor(path.split('.')) ?? field;
 }
 
 function storeFailureMessage(report: ImportReport): string {
