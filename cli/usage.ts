@@ -24,6 +24,13 @@ Commands:
         [--no-ipv6] [--demo-server <port>] [--json]
       Run the bootstrap server on UDP (IPv4 and IPv6) until Ctrl-C. --config loads profiles and
       devices at start; --demo-server also runs a registration-only LwM2M server on that port.
+  gateway --mqtt-url mqtts://<iot-endpoint>:8883 --gateway-id <id> [--cert <file> --key <file>]
+          [--ca <file>] [--port 5683] [--bind4 <addr>] [--bind6 <addr>] [--no-ipv6]
+          [--health-port 8080] [--json]
+      Run the CoAP gateway on UDP with the backend behind MQTT (AWS IoT Core: the gateway id is
+      the thing name and the MQTT client id). TCP --health-port answers only while connected.
+      Unset flags come from LWM2M_BS_MQTT_URL, LWM2M_BS_GATEWAY_ID and LWM2M_BS_MQTT_CERT, _KEY,
+      _CA (file paths) or LWM2M_BS_MQTT_CERT_PEM, _KEY_PEM (PEM text).
   simulate [--clients 10] [--concurrency 10] [--versions 1.0,1.1,1.2] [--server host:port]
            [--data-dir <dir>] [--lwm2m-port <port>] [--prefix sim] [--json]
       Simulated LwM2M clients bootstrap and register. Alone it brings its own bootstrap server
@@ -46,6 +53,9 @@ Commands:
 Options of profile, device, import and status: --data-dir <dir> (default $LWM2M_BS_DATA_DIR,
 else ./.lwm2m-bs) and --json for machine-readable output. Secret keys print as
 "(hidden: N bytes)" unless --show-secrets is given.
+--endpoint <url> (default $LWM2M_BS_ENDPOINT): work against a deployed stack's admin API,
+each request signed with SigV4 from the AWS default credential chain; --region <region>
+(default: the execute-api host's region, else $AWS_REGION).
 
 Formats: text (0), link-format (40), opaque (42), cbor (60), senml-json (110), senml-cbor (112),
          tlv (11542, legacy 1542), lwm2m-json (11543), lwm2m-cbor (11544).

@@ -2,31 +2,67 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { FlowLogDestination, Peer, Port, SecurityGroup, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
-import { Cluster, ContainerImage, ContainerInsights, CpuArchitecture, FargateService, FargateTaskDefinition, LogDrivers, OperatingSystemFamily, Protocol as EcsProtocol } from 'aws-cdk-lib/aws-ecs';
+import { Cluster, ContainerImage, ContainerInsights, CpuArchitecture, FargateService, FargateTaskDefinition, LogDrivers, OperatingSystemFamily, Protocol as EcsProtocol, Secret as EcsSecret } from 'aws-cdk-lib/aws-ecs';
 import { NetworkLoadBalancer, Protocol } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { CONTEXT, readSettings } from '../context.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export const COAP_PORT = 5683;
 export const COAPS_PORT = 5684;
-/** TCP port the container answers on while it runs; an NLB cannot health-check UDP. */
+/** TCP port the container answers on while its MQTT channel is up; an NLB cannot health-check UDP. */
 export const HEALTH_PORT = 8080;
 
+/** What `lwm2m-bs gateway` reads from its environment (`cli/commands/gateway.ts`, GATEWAY_ENV). */
+export const GATEWAY_ENVIRONMENT = {
+  mqttUrl: 'LWM2M_BS_MQTT_URL',
+  gatewayId: 'LWM2M_BS_GATEWAY_ID',
+  certPem: 'LWM2M_BS_MQTT_CERT_PEM',
+  keyPem: 'LWM2M_BS_MQTT_KEY_PEM',
+} as const;
+
+/** The JSON fields of the certificate secret (`aws secretsmanager create-secret`, docs/aws.md). */
+export const CERTIFICATE_SECRET_FIELDS = { certificate: 'certificatePem', privateKey: 'privateKey' } as const;
+
+export interface GatewayServiceProps {
+  /** The gateway's IoT thing name, also its MQTT client id; default `<stack name>-gateway`. */
+  readonly gatewayId?: string;
+  /** The IoT Core data endpoint (`<prefix>-ats.iot.<region>.amazonaws.com`); default the context flag. */
+  readonly iotDataEndpoint?: string;
+  /** The Secrets Manager secret with the thing's certificate and key; default `<stack name>/gateway-certificate`. */
+  readonly certificateSecretName?: string;
+}
+
 /**
- * The gateway as a container: ECS Fargate behind a Network Load Balancer on UDP 5683 (CoAP)
- * and 5684 (CoAP over DTLS). Optional (`lwm2m-bs:gateway=true`): a fleet may run its gateway
- * elsewhere and only use IoT Core. Public subnets and public task addresses instead of NAT
- * gateways: the task only pulls its image and talks to AWS APIs, and its security group admits
- * nothing but CoAP and health checks.
+ * The gateway as a container (`lwm2m-bs gateway`): ECS Fargate behind a Network Load Balancer
+ * on UDP 5683 (CoAP) and 5684 (CoAP over DTLS), connected to the backend over IoT Core MQTT as
+ * one IoT thing. Optional (`lwm2m-bs:gateway=true`): a fleet may run its gateway elsewhere and
+ * only use IoT Core. Public subnets and public task addresses instead of NAT gateways: the task
+ * only pulls its image and talks to AWS APIs, and its security group admits nothing but CoAP
+ * and health checks.
+ *
+ * The thing, its certificate and the secret holding them are made by hand before the gateway
+ * is switched on (docs/aws.md): they outlive deployments, the key is made outside the stack
+ * (a value set here would pass through the template), and a task started before the secret has
+ * its value would fail the deployment.
  */
 export class GatewayService extends Construct {
   readonly service: FargateService;
   readonly loadBalancer: NetworkLoadBalancer;
+  readonly gatewayId: string;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: GatewayServiceProps = {}) {
     super(scope, id);
+    const stack = Stack.of(this);
+    this.gatewayId = props.gatewayId ?? `${stack.stackName}-gateway`;
+    const iotDataEndpoint = props.iotDataEndpoint ?? readSettings(this.node).iotDataEndpoint;
+    if (iotDataEndpoint === undefined) {
+      throw new Error(`the gateway container needs the IoT endpoint: -c ${CONTEXT.iotDataEndpoint}=$(aws iot describe-endpoint --endpoint-type iot:Data-ATS --query endpointAddress --output text)`);
+    }
+    const certificate = Secret.fromSecretNameV2(this, 'Certificate', props.certificateSecretName ?? `${stack.stackName}/gateway-certificate`);
     const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
@@ -42,6 +78,15 @@ export class GatewayService extends Construct {
     task.addContainer('Gateway', {
       image: ContainerImage.fromAsset(repoRoot, { platform: Platform.LINUX_ARM64 }),
       logging: LogDrivers.awsLogs({ streamPrefix: 'gateway', logGroup: new LogGroup(this, 'Logs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }) }),
+      environment: {
+        [GATEWAY_ENVIRONMENT.mqttUrl]: `mqtts://${iotDataEndpoint}:8883`,
+        [GATEWAY_ENVIRONMENT.gatewayId]: this.gatewayId,
+      },
+      // Injected by ECS at start; the task role has no access to the secret, only the execution role.
+      secrets: {
+        [GATEWAY_ENVIRONMENT.certPem]: EcsSecret.fromSecretsManager(certificate, CERTIFICATE_SECRET_FIELDS.certificate),
+        [GATEWAY_ENVIRONMENT.keyPem]: EcsSecret.fromSecretsManager(certificate, CERTIFICATE_SECRET_FIELDS.privateKey),
+      },
       portMappings: [
         { containerPort: COAP_PORT, protocol: EcsProtocol.UDP },
         { containerPort: COAPS_PORT, protocol: EcsProtocol.UDP },
@@ -63,7 +108,10 @@ export class GatewayService extends Construct {
       assignPublicIp: true,
       vpcSubnets: { subnetType: SubnetType.PUBLIC },
       securityGroups: [securityGroup],
-      minHealthyPercent: 100,
+      // IoT Core drops a connection when another one opens with the same client id: a new task
+      // must not run beside the old one. Deployments therefore stop the old task first.
+      minHealthyPercent: 0,
+      maxHealthyPercent: 100,
       circuitBreaker: { rollback: true },
     });
 
@@ -77,8 +125,11 @@ export class GatewayService extends Construct {
         deregistrationDelay: Duration.seconds(30),
       });
     }
-    new CfnOutput(Stack.of(this), 'GatewayAddress', { description: 'DNS name of the gateway load balancer (UDP 5683, 5684)', value: this.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(stack, 'GatewayAddress', { description: 'DNS name of the gateway load balancer (UDP 5683, 5684)', value: this.loadBalancer.loadBalancerDnsName });
+    new CfnOutput(stack, 'GatewayThingName', { description: 'IoT thing name (and MQTT client id) the gateway container connects as', value: this.gatewayId });
+    new CfnOutput(stack, 'GatewayCertificateSecretName', { description: `Secrets Manager secret the container reads: JSON {"${CERTIFICATE_SECRET_FIELDS.certificate}", "${CERTIFICATE_SECRET_FIELDS.privateKey}"}`, value: certificate.secretName });
 
+    Validations.of(task).acknowledge({ id: 'AwsSolutions-ECS2', reason: 'The plain environment holds only the gateway id and the IoT endpoint URL, neither secret; the certificate and its private key come from Secrets Manager as ECS secrets.' });
     Validations.of(task.obtainExecutionRole()).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ecr:GetAuthorizationToken, which ECS needs to pull the image, supports no resource-level permissions; the pull itself is limited to the asset repository.' });
     Validations.of(securityGroup).acknowledge({ id: 'AwsSolutions-EC23', reason: 'LwM2M devices bootstrap from any address on the internet; the rule admits only UDP 5683 (CoAP) and 5684 (CoAP over DTLS).' });
     Validations.of(this.loadBalancer).acknowledge({ id: 'AwsSolutions-ELB2', reason: 'NLB access logs are written only for TLS listeners; this balancer has UDP listeners only, so there is nothing to log.' });

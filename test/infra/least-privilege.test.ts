@@ -10,7 +10,7 @@ import { IDENTITY_INDEX } from '../../server/store/table.ts';
 import { actionsOf, logicalIdOf, policyStatements, resourcesOf, synthesize, type Statement } from './synth.ts';
 
 const plain = synthesize();
-const withGateway = synthesize({ [CONTEXT.gateway]: 'true' });
+const withGateway = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' });
 
 /** Actions IAM accepts only with Resource "*". */
 const RESOURCE_STAR_REQUIRED = new Set(['iot:DescribeEndpoint', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'ecr:GetAuthorizationToken']);
@@ -55,6 +55,18 @@ describe('IAM least privilege', () => {
     const publish = JSON.stringify(statements.find((statement) => actionsOf(statement).includes('iot:Publish'))!.Resource);
     assert.match(publish, /:topic\/lwm2m-bs\/gateways\/\*\/downlink"/);
     assert.ok(template);
+  });
+
+  it('lets only the gateway task\'s execution role read the gateway certificate secret, and nothing else', () => {
+    const { stack } = withGateway;
+    const task = stack.gatewayService!.service.taskDefinition;
+    const secretStatements = policyStatements(withGateway.template).filter(({ statement }) => actionsOf(statement).some((action) => action.startsWith('secretsmanager:')));
+    const executionPolicy = stack.getLogicalId(task.executionRole!.node.findChild('DefaultPolicy').node.defaultChild as never);
+    assert.deepEqual([...new Set(secretStatements.map(({ policy }) => policy))], [executionPolicy]);
+    for (const { statement } of secretStatements) {
+      assert.deepEqual(actionsOf(statement).sort(), ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+      assert.match(JSON.stringify(statement.Resource), /:secret:LwM2mBootstrap\/gateway-certificate-\?\?\?\?\?\?"/);
+    }
   });
 
   it('gives the admin function table access and no IoT, events or scheduler rights', () => {

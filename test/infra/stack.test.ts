@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { CONTEXT } from '../../infra/context.ts';
+import { GATEWAY_ENV } from '../../cli/commands/gateway.ts';
 import { ADMIN_ROUTES } from '../../infra/constructs/admin-api.ts';
+import { GATEWAY_ENVIRONMENT, HEALTH_PORT } from '../../infra/constructs/gateway-service.ts';
 import { UPLINK_RULE_SQL } from '../../infra/topics.ts';
 import { IDENTITY_INDEX, INDEX_PROJECTED_ATTRIBUTES, PARTITION_KEY, SORT_KEY } from '../../server/store/table.ts';
 import { logicalIdOf, synthesize } from './synth.ts';
@@ -171,6 +173,8 @@ describe('admin API', () => {
 });
 
 describe('gateway service', () => {
+  const { template: withGateway } = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' });
+
   it('is absent unless asked for', () => {
     template.resourceCountIs('AWS::ECS::Service', 0);
     template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 0);
@@ -178,13 +182,43 @@ describe('gateway service', () => {
 
   it('runs on Fargate arm64 behind an NLB on UDP 5683 and 5684, from the repository Dockerfile', () => {
     assert.ok(existsSync(new URL('../../Dockerfile', import.meta.url)));
-    const { template: withGateway } = synthesize({ [CONTEXT.gateway]: 'true' });
     withGateway.hasResourceProperties('AWS::ECS::Service', { LaunchType: 'FARGATE' });
     withGateway.hasResourceProperties('AWS::ECS::TaskDefinition', { RuntimePlatform: { CpuArchitecture: 'ARM64' } });
     withGateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internet-facing' });
     for (const port of [5683, 5684]) {
       withGateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: port, Protocol: 'UDP' });
-      withGateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: port, Protocol: 'UDP', TargetType: 'ip', HealthCheckProtocol: 'TCP', HealthCheckPort: '8080' });
+      withGateway.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: port, Protocol: 'UDP', TargetType: 'ip', HealthCheckProtocol: 'TCP', HealthCheckPort: String(HEALTH_PORT) });
     }
+  });
+
+  it('configures `lwm2m-bs gateway` by environment: endpoint and thing name in plain, certificate and key from Secrets Manager', () => {
+    const [container] = Object.values(withGateway.findResources('AWS::ECS::TaskDefinition'))[0]!.Properties.ContainerDefinitions as {
+      Environment: { Name: string; Value: unknown }[];
+      Secrets: { Name: string; ValueFrom: unknown }[];
+    }[];
+    // The names the construct sets are the ones the command reads.
+    assert.equal(GATEWAY_ENVIRONMENT.mqttUrl, GATEWAY_ENV.mqttUrl);
+    assert.equal(GATEWAY_ENVIRONMENT.gatewayId, GATEWAY_ENV.gatewayId);
+    assert.equal(GATEWAY_ENVIRONMENT.certPem, GATEWAY_ENV.certPem);
+    assert.equal(GATEWAY_ENVIRONMENT.keyPem, GATEWAY_ENV.keyPem);
+    assert.deepEqual(container!.Environment, [
+      { Name: GATEWAY_ENV.mqttUrl, Value: 'mqtts://a1b2c3-ats.iot.eu-west-1.amazonaws.com:8883' },
+      { Name: GATEWAY_ENV.gatewayId, Value: 'LwM2mBootstrap-gateway' },
+    ]);
+    assert.deepEqual(container!.Secrets.map((secret) => secret.Name).sort(), [GATEWAY_ENV.certPem, GATEWAY_ENV.keyPem]);
+    const valueFrom = JSON.stringify(container!.Secrets.map((secret) => secret.ValueFrom));
+    assert.match(valueFrom, /:secret:LwM2mBootstrap\/gateway-certificate:certificatePem::/);
+    assert.match(valueFrom, /:secret:LwM2mBootstrap\/gateway-certificate:privateKey::/);
+    const outputs = withGateway.toJSON().Outputs;
+    assert.equal(outputs.GatewayThingName.Value, 'LwM2mBootstrap-gateway');
+    assert.equal(outputs.GatewayCertificateSecretName.Value, 'LwM2mBootstrap/gateway-certificate');
+  });
+
+  it('never runs two tasks at once: IoT Core drops a connection when the same client id connects again', () => {
+    withGateway.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 1, DeploymentConfiguration: Match.objectLike({ MinimumHealthyPercent: 0, MaximumPercent: 100 }) });
+  });
+
+  it('refuses to synthesize the gateway without the IoT endpoint', () => {
+    assert.throws(() => synthesize({ [CONTEXT.gateway]: 'true' }), /needs the IoT endpoint: -c lwm2m-bs:iotDataEndpoint=/);
   });
 });
