@@ -7,6 +7,7 @@ import { BootstrapGateway, type GatewayLogEvent } from '../../server/gateway/boo
 import { MqttBackendChannel, type MqttChannelLogEvent } from '../../server/gateway/mqtt-backend-channel.ts';
 import { InputError, UsageError } from '../usage.ts';
 import type { CommandIO } from './codec.ts';
+import { describeGatewayEvent, parsePort } from '../gateway-log.ts';
 
 /**
  * Where the container (the ECS task definition) configures the gateway. The file variables
@@ -167,11 +168,6 @@ function required(value: string | undefined, flag: string, variable: string): st
 
 const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
 
-function parsePort(text: string, flag: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`${flag} must be a port number, got "${text}"`);
-  return port;
-}
 
 /** Turns a port an operator can free or change into one line. */
 async function bound<T>(what: string, start: () => Promise<T>): Promise<T> {
@@ -306,13 +302,10 @@ function describeEvent(event: GatewayLogEvent | MqttLogLine | StartedLine): stri
     case 'gateway-started':
       return `lwm2m-bs: gateway ${event.gatewayId} connected to ${event.mqtt}; listening on ${event.udp.map((address) => `udp ${address}`).join(' and ')}; health on tcp port ${event.healthPort} while connected`;
     case 'bootstrap-started':
-      return `bootstrap ${event.kind === 'bspack' ? 'pack' : 'started'}: ${event.endpoint} from ${event.peer} (session ${event.sessionId})`;
     case 'bootstrap-ended':
-      return `bootstrap ${event.outcome}: ${event.endpoint} in ${event.ms} ms${event.detail ? ` (${event.detail})` : ''}`;
     case 'bootstrap-rejected':
-      return `bootstrap rejected: ${event.endpoint} from ${event.peer}: ${event.reason}`;
     case 'error':
-      return `error: ${event.message}`;
+      return describeGatewayEvent(event);
     case 'mqtt-connected':
       return 'mqtt: connected';
     case 'mqtt-offline':

@@ -5,10 +5,11 @@ import { parseSeedConfig, type SeedConfig } from '../../server/seed-config.ts';
 import type { GatewayLogEvent } from '../../server/gateway/bootstrap-gateway.ts';
 import { TestLwm2mServer } from '../../simulator/lwm2m-server.ts';
 import { resolveDataDir } from '../data-dir.ts';
-import { InputError, UsageError } from '../usage.ts';
+import { InputError } from '../usage.ts';
 import { DataDirInUseError } from '../../server/store/data-dir-lock.ts';
 import { SeedConfigError } from '../../server/seed-config.ts';
 import type { CommandIO } from './codec.ts';
+import { describeGatewayEvent, parsePort } from '../gateway-log.ts';
 
 /**
  * `lwm2m-bs serve`: the bootstrap server on UDP with its store under the data directory.
@@ -36,7 +37,7 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
   if (values.config !== undefined) seed = await readSeed(values.config);
 
   const print = (line: string): void => io.stdout(`${line}\n`);
-  const log = (event: GatewayLogEvent): void => print(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : describeEvent(event));
+  const log = (event: GatewayLogEvent): void => print(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : describeGatewayEvent(event));
 
   const demo = demoPort === undefined ? undefined : await listening('demo server', demoPort, () => TestLwm2mServer.start({ port: demoPort, host: '0.0.0.0' }));
   const server = await listening('bootstrap server', port, () => startLocalServer({
@@ -107,24 +108,5 @@ async function listening<T>(what: string, port: number, start: () => Promise<T>)
     if (code === 'EADDRINUSE') throw new InputError(`${what}: UDP port ${port} is already in use`);
     if (code === 'EACCES') throw new InputError(`${what}: not allowed to bind UDP port ${port}`);
     throw error;
-  }
-}
-
-function parsePort(text: string, flag: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be a port number, got "${text}"`);
-  return port;
-}
-
-function describeEvent(event: GatewayLogEvent): string {
-  switch (event.event) {
-    case 'bootstrap-started':
-      return `bootstrap ${event.kind === 'bspack' ? 'pack' : 'started'}: ${event.endpoint} from ${event.peer} (session ${event.sessionId})`;
-    case 'bootstrap-ended':
-      return `bootstrap ${event.outcome}: ${event.endpoint} in ${event.ms} ms${event.detail ? ` (${event.detail})` : ''}`;
-    case 'bootstrap-rejected':
-      return `bootstrap rejected: ${event.endpoint} from ${event.peer}: ${event.reason}`;
-    case 'error':
-      return `error: ${event.message}`;
   }
 }
