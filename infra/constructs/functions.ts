@@ -74,7 +74,7 @@ export class Functions extends Construct {
       // any bootstrap storm, and a cap would only delay sessions the gateway times out on.
     });
     this.gatewayUplink.addToRolePolicy(new PolicyStatement({
-      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
       resources: [table.tableArn, ...indexArns],
     }));
     this.gatewayUplink.addToRolePolicy(tableKeyUse(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']));
@@ -96,7 +96,7 @@ export class Functions extends Construct {
       ...(props.adminApiReservedConcurrency !== undefined && { reservedConcurrentExecutions: props.adminApiReservedConcurrency }),
     });
     this.adminApi.addToRolePolicy(new PolicyStatement({
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchWriteItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
       resources: [table.tableArn, ...indexArns],
     }));
     this.adminApi.addToRolePolicy(tableKeyUse(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']));

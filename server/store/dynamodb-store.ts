@@ -1,4 +1,6 @@
 import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   GetItemCommand,
@@ -7,6 +9,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
   type DynamoDBClient,
+  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
@@ -19,7 +22,10 @@ import {
   deviceDoc,
   deviceIdentityValues,
   deviceKey,
+  deviceStatusKey,
+  encodeDeviceStatus,
   encodeProfile,
+  isNewerOrSame,
   numberAttribute,
   profileKey,
   stringAttribute,
@@ -28,7 +34,7 @@ import {
   type StoreWarning,
 } from './item-codec.ts';
 import { ProfileCache } from './profile-cache.ts';
-import { DEVICE_ATTRIBUTE, IDENTITY_INDEX, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, SORT_KEY } from './table.ts';
+import { BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, DEVICE_ATTRIBUTE, IDENTITY_INDEX, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, SORT_KEY } from './table.ts';
 
 export interface DynamoDbBootstrapStoreOptions {
   readonly client: DynamoDBClient;
@@ -40,8 +46,13 @@ export interface DynamoDbBootstrapStoreOptions {
   readonly profileCacheTtlMs?: number;
   /** Items per listing page. */
   readonly pageSize?: number;
-  /** UpdateItems in flight during a bulk write. */
+  /** UpdateItems in flight during a bulk write; BatchWriteItems in flight in `recordStatuses`. */
   readonly writeConcurrency?: number;
+  /**
+   * Waits before re-sending the writes (or keys) a batch request left unprocessed (throttling);
+   * past the last one the call fails. Default 25 ms doubling to 1.6 s, each with jitter.
+   */
+  readonly unprocessedRetryDelaysMs?: readonly number[];
   readonly now?: () => number;
   /**
    * Told when a stored value is skipped rather than failing the read (a device's recorded
@@ -58,30 +69,46 @@ export interface UnknownEndpoint {
   readonly lastSeen?: string;
 }
 
+/** An outcome whose ordering the caller decided (see `recordStatuses`). */
+export interface StatusEntry {
+  readonly endpoint: string;
+  readonly status: DeviceStatus;
+}
+
 /** A listing reads at most this many Scan pages before handing back a cursor. */
 const MAX_SCANS_PER_PAGE = 20;
 
+const UNPROCESSED_RETRY_DELAYS_MS: readonly number[] = [25, 50, 100, 200, 400, 800, 1_600];
+
 /**
  * The configuration store over one DynamoDB table (dynalite locally). No transactions: dynalite
- * has none, and every operation here is a single-item write. A bootstrap costs 3 requests: the
- * device, its profile (none while cached) and the outcome.
+ * has none, and every write here stands alone. A bootstrap costs 3 requests: one Query for the
+ * device and its status item, a GetItem for its profile (none while cached) and a PutItem of
+ * the outcome.
+ *
+ * A device's outcome lives in its own status item (see table.ts), which configuration writes
+ * never touch. A condition cannot look at another item, so `recordStatus` does not check that
+ * the device exists (that would cost a read per bootstrap): a status item without its device
+ * item is never read as a device, and `deleteDevice` removes both.
  */
 export class DynamoDbBootstrapStore implements BootstrapStore {
   readonly #client: DynamoDBClient;
   readonly #table: string;
   readonly #pageSize: number;
   readonly #writeConcurrency: number;
+  readonly #unprocessedRetryDelaysMs: readonly number[];
   readonly #profiles: ProfileCache;
-  readonly #decodeDevice: (item: Item) => DeviceEntry;
+  readonly #decodeDevice: (item: Item, statusItem?: Item) => DeviceEntry;
 
   constructor(options: DynamoDbBootstrapStoreOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
     this.#pageSize = options.pageSize ?? 100;
     this.#writeConcurrency = options.writeConcurrency ?? 16;
+    this.#unprocessedRetryDelaysMs = options.unprocessedRetryDelaysMs ?? UNPROCESSED_RETRY_DELAYS_MS;
     this.#profiles = new ProfileCache(options.profileCacheTtlMs ?? 0, options.now ?? Date.now);
     const onWarning: StoreWarning | undefined = options.onWarning;
-    this.#decodeDevice = (item) => decodeDevice(item, onWarning);
+    this.#decodeDevice = (item, statusItem) => decodeDevice(item, onWarning, statusItem);
   }
 
   async putProfile(profile: Profile): Promise<void> {
@@ -106,8 +133,9 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
 
   /**
    * Writes the configuration and the identity attributes the indexes read, removing those the
-   * device no longer has. An UpdateItem rather than a PutItem so the recorded status survives a
-   * re-import; a `status` on the entry is ignored, as outcomes belong to `recordStatus`.
+   * device no longer has. An UpdateItem rather than a PutItem so a status an earlier version
+   * kept on the device item survives a re-import; a `status` on the entry is ignored, as
+   * outcomes belong to `recordStatus`.
    */
   async putDevice(device: DeviceEntry): Promise<void> {
     const identities = deviceIdentityValues(device);
@@ -152,17 +180,46 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     return { written, rejected };
   }
 
+  /** One strongly consistent Query on the device's partition: the device and its status item. */
   async getDevice(endpoint: string): Promise<DeviceEntry | undefined> {
-    const item = await this.#get(deviceKey(endpoint));
-    return item ? this.#decodeDevice(item) : undefined;
+    const output = await this.#client.send(
+      new QueryCommand({
+        TableName: this.#table,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+        ExpressionAttributeValues: { ':pk': { S: ITEM_KIND.device.prefix + endpoint } },
+        ConsistentRead: true,
+      }),
+    );
+    const items = output.Items ?? [];
+    const bySortKey = (sortKey: string) => items.find((item) => stringAttribute(item, SORT_KEY) === sortKey);
+    const item = bySortKey(ITEM_KIND.device.sortKey);
+    // A status item alone is an outcome that landed after its device was deleted: no device.
+    return item ? this.#decodeDevice(item, bySortKey(ITEM_KIND.deviceStatus.sortKey)) : undefined;
   }
 
-  listDevices(cursor?: string): Promise<Page<DeviceEntry>> {
-    return this.#scanPage(ITEM_KIND.device.sortKey, cursor, this.#decodeDevice);
+  /**
+   * A page of device items (the Scan skips status items), then their status items in one
+   * BatchGetItem per page: a Scan returning both kinds would have to stitch a device to a status
+   * item the next page holds, and a page cut between them would show a device without status.
+   */
+  async listDevices(cursor?: string): Promise<Page<DeviceEntry>> {
+    const page = await this.#scanPage(ITEM_KIND.device.sortKey, cursor, (item) => item);
+    const statuses = await this.#getAll(page.items.map(statusKeyOf));
+    const items = page.items.map((item) => this.#decodeDevice(item, statuses.get(stringAttribute(item, PARTITION_KEY) ?? '')));
+    return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
   }
 
-  deleteDevice(endpoint: string): Promise<boolean> {
-    return this.#deleteExisting(deviceKey(endpoint));
+  /**
+   * Deletes the device item (whether it existed is the answer), then its status item. An
+   * outcome landing between the two is deleted with it; one landing later stays as a status
+   * item without a device, which no read returns (an endpoint imported again later would show
+   * it as its last bootstrap).
+   */
+  async deleteDevice(endpoint: string): Promise<boolean> {
+    const deleted = await this.#deleteExisting(deviceKey(endpoint));
+    await this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: deviceStatusKey(endpoint) }));
+    return deleted;
   }
 
   /**
@@ -192,7 +249,7 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
   }
 
   async getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }> {
-    // Two GetItems, not one BatchGetItem: the profile's name is only known from the device.
+    // A Query then a GetItem, not one BatchGetItem: the profile's name is only known from the device.
     const device = await this.getDevice(endpoint);
     if (!device) return {};
     let profile = this.#profiles.get(device.profile);
@@ -204,20 +261,23 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
   }
 
   /**
-   * Stores the outcome unless the device holds one from a later session (by `startedAt`), in
-   * one conditional UpdateItem, so a late `bootstrap-ended` never overwrites a newer outcome.
-   * An unknown endpoint is refused the same way.
+   * Stores the outcome unless the status item holds one from a later session (by `startedAt`),
+   * in one conditional PutItem, so a late `bootstrap-ended` never overwrites a newer outcome.
+   *
+   * The device's existence is not checked (see the class comment): for an unknown endpoint this
+   * writes a status item no read returns, and answers true. The gateway only reports sessions
+   * the backend planned, so the device existed when the session started. A status an earlier
+   * version kept on the device item is not compared either; reads keep the newer of the two.
    */
   async recordStatus(endpoint: string, status: DeviceStatus): Promise<boolean> {
     try {
       await this.#client.send(
-        new UpdateItemCommand({
+        new PutItemCommand({
           TableName: this.#table,
-          Key: deviceKey(endpoint),
-          UpdateExpression: 'SET #status = :status, #startedAt = :startedAt',
-          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#startedAt) OR #startedAt <= :startedAt)',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#status': DEVICE_ATTRIBUTE.status, '#startedAt': DEVICE_ATTRIBUTE.statusStartedAt },
-          ExpressionAttributeValues: { ':status': { S: JSON.stringify(status) }, ':startedAt': { S: comparableTime(status.startedAt) } },
+          Item: encodeDeviceStatus(endpoint, status),
+          ConditionExpression: 'attribute_not_exists(#startedAt) OR #startedAt <= :startedAt',
+          ExpressionAttributeNames: { '#startedAt': DEVICE_ATTRIBUTE.statusStartedAt },
+          ExpressionAttributeValues: { ':startedAt': { S: comparableTime(status.startedAt) } },
         }),
       );
       return true;
@@ -225,6 +285,28 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  /**
+   * Not part of BootstrapStore: writes outcomes whose ordering the caller decided (the local
+   * mirror), unconditionally, with BatchWriteItem, 25 status items a request and up to
+   * `writeConcurrency` requests in flight. Of several entries for one endpoint the latest
+   * session's is written (a request may not name a key twice). Writes a request leaves
+   * unprocessed are re-sent with backoff; the call fails if some remain after the last wait,
+   * or if a request fails, and may then have written part of the entries. Writing them again
+   * is harmless, as long as the caller has no newer outcome in flight for the same endpoint.
+   * Like `recordStatus`, it does not check that the devices exist.
+   */
+  async recordStatuses(entries: readonly StatusEntry[]): Promise<void> {
+    const latest = new Map<string, DeviceStatus>();
+    for (const { endpoint, status } of entries) {
+      const held = latest.get(endpoint);
+      if (held === undefined || isNewerOrSame(status, held)) latest.set(endpoint, status);
+    }
+    const requests: WriteRequest[] = [...latest].map(([endpoint, status]) => ({ PutRequest: { Item: encodeDeviceStatus(endpoint, status) } }));
+    const batches: WriteRequest[][] = [];
+    for (let start = 0; start < requests.length; start += BATCH_WRITE_LIMIT) batches.push(requests.slice(start, start + BATCH_WRITE_LIMIT));
+    await forEachBounded(batches, this.#writeConcurrency, (batch) => this.#batchWrite(batch));
   }
 
   async recordUnknownEndpoint(endpoint: string, at: string): Promise<void> {
@@ -257,6 +339,36 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     // Strongly consistent: a device imported a moment ago must bootstrap.
     const output = await this.#client.send(new GetItemCommand({ TableName: this.#table, Key: key, ConsistentRead: true }));
     return output.Item;
+  }
+
+  async #batchWrite(requests: readonly WriteRequest[]): Promise<void> {
+    let pending = requests;
+    for (let attempt = 0; ; attempt += 1) {
+      const output = await this.#client.send(new BatchWriteItemCommand({ RequestItems: { [this.#table]: [...pending] } }));
+      pending = output.UnprocessedItems?.[this.#table] ?? [];
+      if (pending.length === 0) return;
+      const delay = this.#unprocessedRetryDelaysMs[attempt];
+      if (delay === undefined) throw new Error(`BatchWriteItem left ${pending.length} of ${requests.length} writes unprocessed after ${attempt + 1} attempts`);
+      await sleep(jitter(delay));
+    }
+  }
+
+  /** Strongly consistent BatchGetItem of any number of keys; the items found, by partition key. */
+  async #getAll(keys: readonly Item[]): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
+    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
+      let pending = keys.slice(start, start + BATCH_GET_LIMIT);
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        const output = await this.#client.send(new BatchGetItemCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }));
+        for (const item of output.Responses?.[this.#table] ?? []) found.set(stringAttribute(item, PARTITION_KEY) ?? '', item);
+        pending = output.UnprocessedKeys?.[this.#table]?.Keys ?? [];
+        if (pending.length === 0) break;
+        const delay = this.#unprocessedRetryDelaysMs[attempt];
+        if (delay === undefined) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after ${attempt + 1} attempts`);
+        await sleep(jitter(delay));
+      }
+    }
+    return found;
   }
 
   async #deleteExisting(key: Item): Promise<boolean> {
@@ -309,6 +421,22 @@ function tableKeyOf(item: Item): Item {
   const sk = item[SORT_KEY];
   if (pk === undefined || sk === undefined) throw new Error('scanned item without its table key');
   return { [PARTITION_KEY]: pk, [SORT_KEY]: sk };
+}
+
+/** The status item's key beside a device item: same partition, the status sort key. */
+function statusKeyOf(deviceItem: Item): Item {
+  const pk = deviceItem[PARTITION_KEY];
+  if (pk === undefined) throw new Error('scanned item without its table key');
+  return { [PARTITION_KEY]: pk, [SORT_KEY]: { S: ITEM_KIND.deviceStatus.sortKey } };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Spreads retries of requests that were throttled together. */
+function jitter(ms: number): number {
+  return ms * (0.5 + Math.random());
 }
 
 async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

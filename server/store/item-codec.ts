@@ -28,6 +28,10 @@ export function deviceKey(endpoint: string): Item {
   return { [PARTITION_KEY]: { S: ITEM_KIND.device.prefix + endpoint }, [SORT_KEY]: { S: ITEM_KIND.device.sortKey } };
 }
 
+export function deviceStatusKey(endpoint: string): Item {
+  return { [PARTITION_KEY]: { S: ITEM_KIND.deviceStatus.prefix + endpoint }, [SORT_KEY]: { S: ITEM_KIND.deviceStatus.sortKey } };
+}
+
 export function unknownEndpointKey(endpoint: string): Item {
   return { [PARTITION_KEY]: { S: ITEM_KIND.unknownEndpoint.prefix + endpoint }, [SORT_KEY]: { S: ITEM_KIND.unknownEndpoint.sortKey } };
 }
@@ -46,6 +50,15 @@ export function deviceIdentityValues(device: DeviceEntry): Record<IdentityKind, 
 
 export function encodeProfile(profile: Profile): Item {
   return { ...profileKey(profile.name), [DEVICE_ATTRIBUTE.doc]: { S: JSON.stringify(profile) } };
+}
+
+/** The status item of a device; `statusStartedAt` is what the conditional write compares. */
+export function encodeDeviceStatus(endpoint: string, status: DeviceStatus): Item {
+  return {
+    ...deviceStatusKey(endpoint),
+    [DEVICE_ATTRIBUTE.status]: { S: JSON.stringify(status) },
+    [DEVICE_ATTRIBUTE.statusStartedAt]: { S: comparableTime(status.startedAt) },
+  };
 }
 
 /** The configuration part of a device entry: status is the backend's record, not configuration. */
@@ -74,20 +87,36 @@ export function decodeProfile(item: Item): Profile {
 export type StoreWarning = (message: string) => void;
 
 /**
- * Decodes a device item; `status` is merged in when the item carries one (index items do not).
- * A status the current schema refuses (an older version wrote it, or it was edited by hand) is
- * left out and reported to `onWarning`: it is the record of the last bootstrap, and failing
- * the whole device on it would keep that device from ever bootstrapping again.
+ * Decodes a device from its device item and, when there is one, its status item. Device items
+ * of earlier versions hold a status themselves; the newer of the two records is kept (index
+ * items hold neither). A status the current schema refuses (an older version wrote it, or it
+ * was edited by hand) is left out and reported to `onWarning`: it is the record of the last
+ * bootstrap, and failing the whole device on it would keep that device from ever bootstrapping
+ * again.
  */
-export function decodeDevice(item: Item, onWarning?: StoreWarning): DeviceEntry {
+export function decodeDevice(item: Item, onWarning?: StoreWarning, statusItem?: Item): DeviceEntry {
   const itemKey = describeKey(item);
   const device = parseDoc(item, itemKey, deviceEntrySchema);
   const pk = stringAttribute(item, PARTITION_KEY);
   if (pk !== undefined && pk !== ITEM_KIND.device.prefix + device.endpoint) {
     throw new StoreCorruptionError(itemKey, 'the endpoint does not match the item key');
   }
-  const status = decodeStatus(item, itemKey, onWarning);
+  const legacy = decodeStatus(item, itemKey, onWarning);
+  const recorded = statusItem === undefined ? undefined : decodeStatus(statusItem, describeKey(statusItem), onWarning);
+  const status = newerStatus(legacy, recorded);
   return status ? { ...device, status } : device;
+}
+
+/** Orders outcomes of one endpoint by session start, as the conditional status write does. */
+export function isNewerOrSame(candidate: DeviceStatus, than: DeviceStatus): boolean {
+  return Date.parse(candidate.startedAt) >= Date.parse(than.startedAt);
+}
+
+/** The later session's outcome; on a tie `b` (callers pass the one written later). */
+export function newerStatus(a: DeviceStatus | undefined, b: DeviceStatus | undefined): DeviceStatus | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return isNewerOrSame(b, a) ? b : a;
 }
 
 function decodeStatus(item: Item, itemKey: string, onWarning: StoreWarning | undefined): DeviceStatus | undefined {

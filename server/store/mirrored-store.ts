@@ -1,15 +1,24 @@
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore, BulkWriteResult, IdentityKind, Page } from '../../shared/bootstrap/store.ts';
-import { deviceIdentityValues, stringAttribute, type Item } from './item-codec.ts';
-import { isNewerOrSame, OutcomeQueue } from './outcome-queue.ts';
-import { IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY } from './table.ts';
+import type { StatusEntry } from './dynamodb-store.ts';
+import { deviceIdentityValues, isNewerOrSame, newerStatus, stringAttribute, type Item } from './item-codec.ts';
+import { OutcomeQueue } from './outcome-queue.ts';
+import { BATCH_WRITE_LIMIT, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY } from './table.ts';
+
+/** The store of record, able to write outcomes in batches (DynamoDbBootstrapStore). */
+export interface BatchingBootstrapStore extends BootstrapStore {
+  /** Writes status items unconditionally: the mirror has decided their order. */
+  recordStatuses(entries: readonly StatusEntry[]): Promise<void>;
+}
 
 export interface MirroredStoreOptions {
   /** The store of record (the DynamoDB adapter); every write goes through to it. */
-  readonly store: BootstrapStore;
-  /** Outcome writes in flight at once (default 8). */
+  readonly store: BatchingBootstrapStore;
+  /** Outcome batches in flight at once (default 4). */
   readonly outcomeConcurrency?: number;
+  /** Outcomes per batch write (default and most 25, BatchWriteItem's limit). */
+  readonly outcomeBatchSize?: number;
   /** Waits between attempts of a failed outcome write (default 0.1, 0.5, 2, 5, 10 s). */
   readonly retryDelaysMs?: readonly number[];
   /** Failed outcome writes; messages name endpoints, never keys. */
@@ -23,15 +32,18 @@ export interface MirroredStoreOptions {
  * - Reads of profiles and devices (and identity lookups) are served from memory; listings go to
  *   the table, as operators page through them rarely.
  * - Configuration writes go through to the table first, then into memory.
- * - Outcomes go into memory at once and to the table behind (OutcomeQueue); `flushed()` and
- *   `close()` wait for them. `listDevices` may show an outcome a moment late.
+ * - Outcomes go into memory at once and to the table behind (OutcomeQueue), in batches of status
+ *   items written unconditionally: memory decides which outcome is newest. No other process
+ *   writes status items (CLI commands write configuration, which lives in the device item), so
+ *   nothing can slip a newer one in between. `flushed()` and `close()` wait for them;
+ *   `listDevices` may show an outcome a moment late.
  * - Another process (the CLI) writing the same table is seen through `refresh`, which the change
  *   proxy in front of dynalite calls with the keys it wrote.
  *
  * Entries are frozen: callers share them instead of getting copies.
  */
 export class MirroredStore implements BootstrapStore {
-  readonly #store: BootstrapStore;
+  readonly #store: BatchingBootstrapStore;
   readonly #profiles = new Map<string, Profile>();
   readonly #devices = new Map<string, DeviceEntry>();
   /** Identity kind → value → endpoints holding it (more than one is a configuration error). */
@@ -45,9 +57,12 @@ export class MirroredStore implements BootstrapStore {
     this.#store = options.store;
     const log = options.log ?? ((message: string) => console.error(message));
     this.#outcomes = new OutcomeQueue({
-      write: (endpoint, status) => this.#store.recordStatus(endpoint, status),
-      concurrency: options.outcomeConcurrency ?? 8,
+      write: (batch) => this.#store.recordStatuses(batch),
+      batchSize: Math.min(options.outcomeBatchSize ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT),
+      concurrency: options.outcomeConcurrency ?? 4,
       retryDelaysMs: options.retryDelaysMs ?? [100, 500, 2_000, 5_000, 10_000],
+      // The table refuses the request as a whole (an item over 400 KB): no retry cures it.
+      isPermanent: (error) => error instanceof Error && error.name === 'ValidationException',
       log,
     });
   }
@@ -135,12 +150,14 @@ export class MirroredStore implements BootstrapStore {
   }
 
   /**
-   * Decides from memory, as the table's conditional write would, and writes behind. The table
-   * keeps its own condition, so an outcome it holds from elsewhere is never overwritten by an
-   * older one.
+   * Decides from memory, as the table's conditional write would, and writes behind without a
+   * condition: memory holds the newest outcome the table has (loaded at start, re-read after
+   * other processes' writes) and every one written since.
    */
   async recordStatus(endpoint: string, status: DeviceStatus): Promise<boolean> {
-    if (this.#closed) return this.#store.recordStatus(endpoint, status);
+    // Once closed and drained, straight through; while draining, queued behind the same
+    // endpoint's unconditional write, which could otherwise land after it.
+    if (this.#closed && this.#outcomes.size === 0) return this.#store.recordStatus(endpoint, status);
     const device = this.#devices.get(endpoint);
     if (device === undefined) return false;
     if (device.status !== undefined && !isNewerOrSame(status, device.status)) return false;
@@ -159,7 +176,9 @@ export class MirroredStore implements BootstrapStore {
    * Resolves once memory matches what the table held after those writes.
    */
   async refresh(keys: readonly Item[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.#refreshKey(stringAttribute(key, PARTITION_KEY))));
+    // A device's two items share a partition, and one re-read covers both.
+    const partitions = new Set(keys.map((key) => stringAttribute(key, PARTITION_KEY)));
+    await Promise.all([...partitions].map((partitionKey) => this.#refreshKey(partitionKey)));
   }
 
   /** Resolves once every outcome recorded so far is in the table (or given up and logged). */
@@ -208,7 +227,7 @@ export class MirroredStore implements BootstrapStore {
   #setDevice(device: DeviceEntry): void {
     const held = this.#devices.get(device.endpoint);
     const { status: incoming, ...configuration } = structuredClone(device);
-    const status = newest(held?.status, incoming);
+    const status = newerStatus(held?.status, incoming);
     this.#unindex(held);
     const entry: DeviceEntry = deepFreeze(status === undefined ? configuration : { ...configuration, status });
     this.#devices.set(device.endpoint, entry);
@@ -226,6 +245,8 @@ export class MirroredStore implements BootstrapStore {
   #removeDevice(endpoint: string): void {
     this.#unindex(this.#devices.get(endpoint));
     this.#devices.delete(endpoint);
+    // Written now, it would be a status item without its device.
+    this.#outcomes.forget(endpoint);
   }
 
   #unindex(device: DeviceEntry | undefined): void {
@@ -246,12 +267,6 @@ function withoutStatus(device: DeviceEntry): DeviceEntry {
   const configuration: DeviceEntry = { ...device };
   delete configuration.status;
   return configuration;
-}
-
-function newest(a: DeviceStatus | undefined, b: DeviceStatus | undefined): DeviceStatus | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return isNewerOrSame(b, a) ? b : a;
 }
 
 /** Shared entries must not be changed by a caller; a write to a frozen object throws in strict code. */

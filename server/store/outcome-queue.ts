@@ -1,35 +1,48 @@
 import type { DeviceStatus } from '../../shared/bootstrap/device.ts';
+import { isNewerOrSame } from './item-codec.ts';
 
-/** Orders outcomes of one endpoint by session start, as the store's conditional write does. */
-export function isNewerOrSame(candidate: DeviceStatus, than: DeviceStatus): boolean {
-  return Date.parse(candidate.startedAt) >= Date.parse(than.startedAt);
+/** One endpoint's outcome, as the queue hands it to `write`. */
+export interface QueuedOutcome {
+  readonly endpoint: string;
+  readonly status: DeviceStatus;
 }
 
 export interface OutcomeQueueOptions {
-  /** Writes one outcome; a rejection is retried. */
-  readonly write: (endpoint: string, status: DeviceStatus) => Promise<unknown>;
-  /** Writes in flight at once, over all endpoints. */
+  /** Writes a batch of outcomes, at most one per endpoint, unconditionally; a rejection is retried. */
+  readonly write: (batch: readonly QueuedOutcome[]) => Promise<unknown>;
+  /** Outcomes per batch (at most 25 for a BatchWriteItem). */
+  readonly batchSize: number;
+  /** Batches in flight at once. */
   readonly concurrency: number;
-  /** Waits between attempts; past the last one the outcome is given up and logged. */
+  /** Waits between attempts; past the last one the batch is given up and each outcome logged. */
   readonly retryDelaysMs: readonly number[];
+  /**
+   * Errors that no retry cures (an item the table refuses, a validation error): a batch of
+   * several is split and each outcome written alone, so one bad outcome does not sink the rest;
+   * a batch of one is given up at once. Default: none.
+   */
+  readonly isPermanent?: (error: unknown) => boolean;
   readonly log: (message: string) => void;
 }
 
 /**
- * Write-behind for bootstrap outcomes. Per endpoint one write is in flight and at most one
- * waits; a newer outcome replaces the waiting one, which the store would refuse anyway (it keeps
- * the latest by `startedAt`). Endpoints take turns in arrival order, `concurrency` at a time.
+ * Write-behind for bootstrap outcomes, in batches. The caller has decided the order (the
+ * newest `startedAt` wins), so writes are unconditional and two writes of one endpoint must
+ * never race: per endpoint one outcome is in flight and at most one waits, a newer outcome
+ * replacing the waiting one. A batch takes waiting endpoints in arrival order, skipping those
+ * in flight; batches fill by themselves while `concurrency` of them are out, so a quiet server
+ * writes each outcome at once and a busy one writes full batches.
  */
 export class OutcomeQueue {
   readonly #options: OutcomeQueueOptions;
+  /** In arrival order: a replaced outcome keeps its endpoint's place. */
   readonly #waiting = new Map<string, DeviceStatus>();
   readonly #writing = new Set<string>();
-  #turns: string[] = [];
-  #head = 0;
   #running = 0;
   #idle: (() => void)[] = [];
 
   constructor(options: OutcomeQueueOptions) {
+    if (!(options.batchSize >= 1) || !(options.concurrency >= 1)) throw new RangeError('batchSize and concurrency must be at least 1');
     this.#options = options;
   }
 
@@ -42,8 +55,14 @@ export class OutcomeQueue {
     const waiting = this.#waiting.get(endpoint);
     if (waiting !== undefined && !isNewerOrSame(status, waiting)) return;
     this.#waiting.set(endpoint, status);
-    if (waiting === undefined && !this.#writing.has(endpoint)) this.#turns.push(endpoint);
     this.#pump();
+  }
+
+  /**
+   * Drops the endpoint's waiting outcome (its device was deleted); one in flight still lands.
+   */
+  forget(endpoint: string): void {
+    if (this.#waiting.delete(endpoint)) this.#settle();
   }
 
   /** Resolves once every outcome added so far is written or given up. */
@@ -53,44 +72,65 @@ export class OutcomeQueue {
   }
 
   #pump(): void {
-    while (this.#running < this.#options.concurrency && this.#head < this.#turns.length) {
-      const endpoint = this.#turns[this.#head++]!;
-      const status = this.#waiting.get(endpoint);
-      if (status === undefined) continue;
-      this.#waiting.delete(endpoint);
-      this.#writing.add(endpoint);
+    while (this.#running < this.#options.concurrency) {
+      const batch = this.#takeBatch();
+      if (batch.length === 0) return;
       this.#running += 1;
-      void this.#writeWithRetries(endpoint, status).finally(() => {
+      void this.#writeWithRetries(batch).finally(() => {
         this.#running -= 1;
-        this.#writing.delete(endpoint);
-        if (this.#waiting.has(endpoint)) this.#turns.push(endpoint);
+        for (const { endpoint } of batch) this.#writing.delete(endpoint);
         this.#pump();
         this.#settle();
       });
     }
-    // The turn list only grows at its tail; drop what has been taken once it is most of it.
-    if (this.#head > 1024 && this.#head * 2 > this.#turns.length) {
-      this.#turns = this.#turns.slice(this.#head);
-      this.#head = 0;
-    }
   }
 
-  async #writeWithRetries(endpoint: string, status: DeviceStatus): Promise<void> {
+  #takeBatch(): QueuedOutcome[] {
+    const batch: QueuedOutcome[] = [];
+    // At most concurrency × batchSize endpoints are in flight, so the skipping is bounded.
+    for (const [endpoint, status] of this.#waiting) {
+      if (batch.length >= this.#options.batchSize) break;
+      if (this.#writing.has(endpoint)) continue;
+      batch.push({ endpoint, status });
+    }
+    for (const { endpoint } of batch) {
+      this.#waiting.delete(endpoint);
+      this.#writing.add(endpoint);
+    }
+    return batch;
+  }
+
+  async #writeWithRetries(batch: readonly QueuedOutcome[]): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        await this.#options.write(endpoint, status);
+        await this.#options.write(batch);
         return;
       } catch (error) {
         // Error names and messages from the SDK never carry the written values (keys).
         const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        const delay = this.#options.retryDelaysMs[attempt];
-        if (delay === undefined) {
-          this.#options.log(`outcome of ${endpoint} (session ${status.sessionId}) NOT recorded after ${attempt + 1} attempts: ${why}`);
+        if (this.#options.isPermanent?.(error) === true) {
+          if (batch.length > 1) {
+            this.#options.log(`recording ${describe(batch)} failed (${why}); writing each alone`);
+            for (const outcome of batch) await this.#writeWithRetries([outcome]);
+          } else {
+            this.#giveUp(batch, attempt, why);
+          }
           return;
         }
-        this.#options.log(`recording the outcome of ${endpoint} failed (${why}); retrying in ${delay} ms`);
+        const delay = this.#options.retryDelaysMs[attempt];
+        if (delay === undefined) {
+          this.#giveUp(batch, attempt, why);
+          return;
+        }
+        this.#options.log(`recording ${describe(batch)} failed (${why}); retrying in ${delay} ms`);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
+    }
+  }
+
+  #giveUp(batch: readonly QueuedOutcome[], attempt: number, why: string): void {
+    for (const { endpoint, status } of batch) {
+      this.#options.log(`outcome of ${endpoint} (session ${status.sessionId}) NOT recorded after ${attempt + 1} attempts: ${why}`);
     }
   }
 
@@ -100,4 +140,11 @@ export class OutcomeQueue {
     this.#idle = [];
     for (const resolve of idle) resolve();
   }
+}
+
+/** Names the endpoints of a batch for the log, a few of them for a large one. */
+function describe(batch: readonly QueuedOutcome[]): string {
+  const names = batch.slice(0, 5).map((outcome) => outcome.endpoint);
+  const more = batch.length > names.length ? ` and ${batch.length - names.length} more` : '';
+  return `the outcome${batch.length > 1 ? 's' : ''} of ${names.join(', ')}${more}`;
 }

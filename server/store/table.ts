@@ -15,8 +15,13 @@ import type { IdentityKind } from '../../shared/bootstrap/store.ts';
  * Items (every one keyed by `PK` and `SK`):
  * - profile: `PK=PROFILE#<name>`, `SK=PROFILE`, `doc` (the profile as JSON).
  * - device: `PK=DEVICE#<endpoint>`, `SK=DEVICE`, `doc` (the entry without its status, as JSON),
- *   `status` (JSON) and `statusStartedAt` (ISO time, compared as a string), and one attribute
- *   per identity the device has (`imsi`, `iccid`, `imei`, `pskIdentity`).
+ *   and one attribute per identity the device has (`imsi`, `iccid`, `imei`, `pskIdentity`).
+ *   Items an earlier version wrote may also hold `status` and `statusStartedAt`; they are still
+ *   read (the newer of the two records wins) but no longer written.
+ * - device status: `PK=DEVICE#<endpoint>`, `SK=STATUS`, `status` (the last bootstrap outcome as
+ *   JSON) and `statusStartedAt` (ISO time, compared as a string). Apart from the device item so
+ *   outcome writes never touch the configuration a CLI command may be writing at the same time,
+ *   and can be batched. It carries no identity attribute, so no index holds it.
  * - unknown endpoint: `PK=UNKNOWN#<endpoint>`, `SK=UNKNOWN`, `endpoint`, `count`, `firstSeen`, `lastSeen`.
  */
 export const DEFAULT_TABLE_NAME = 'lwm2m-bootstrap';
@@ -27,15 +32,25 @@ export const SORT_KEY = 'SK';
 export const ITEM_KIND = {
   profile: { prefix: 'PROFILE#', sortKey: 'PROFILE' },
   device: { prefix: 'DEVICE#', sortKey: 'DEVICE' },
+  /** Shares the device's partition, so one Query reads both. */
+  deviceStatus: { prefix: 'DEVICE#', sortKey: 'STATUS' },
   unknownEndpoint: { prefix: 'UNKNOWN#', sortKey: 'UNKNOWN' },
 } as const;
 
-/** Attributes of a device item besides its keys. */
+/**
+ * Attributes of device and status items besides their keys: `doc` on the device item, `status`
+ * and `statusStartedAt` on the status item (and on device items of earlier versions).
+ */
 export const DEVICE_ATTRIBUTE = {
   doc: 'doc',
   status: 'status',
   statusStartedAt: 'statusStartedAt',
 } as const;
+
+/** BatchWriteItem takes at most this many writes per request. */
+export const BATCH_WRITE_LIMIT = 25;
+/** BatchGetItem takes at most this many keys per request. */
+export const BATCH_GET_LIMIT = 100;
 
 export interface IdentityIndex {
   readonly indexName: string;
@@ -50,9 +65,9 @@ export interface IdentityIndex {
  *
  * Projection is INCLUDE [`doc`], between the two usual choices: KEYS_ONLY would cost a GetItem
  * after every lookup (the PSK identity lookup sits on the DTLS handshake path), ALL would copy
- * `status` too, so every recorded outcome would also write each index the device is in.
- * With `doc` alone a lookup is one Query and outcome updates never touch an index; the price is
- * that a device found this way comes without its status.
+ * the `status` device items of earlier versions still hold. With `doc` alone a lookup is one
+ * Query; the price is that a device found this way comes without its status. Status items
+ * carry no identity attribute, so outcome writes never touch an index.
  */
 export const IDENTITY_INDEX: Readonly<Record<IdentityKind, IdentityIndex>> = {
   imsi: { indexName: 'ByImsi', attribute: 'imsi' },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { deviceEntrySchema, type DeviceEntryInput, type DeviceStatus } from '../../shared/bootstrap/device.ts';
 import { profileSchema, type ProfileInput } from '../../shared/bootstrap/profile.ts';
 import { localDynamoDbClient, startDynalite, type RunningDynalite } from '../../server/store/dynalite.ts';
@@ -44,7 +44,7 @@ describe('DynamoDbBootstrapStore over dynalite', () => {
   let tables = 0;
 
   /** A fresh table per test group keeps listings and counts independent. */
-  async function freshStore(options: { profileCacheTtlMs?: number; now?: () => number } = {}): Promise<DynamoDbBootstrapStore> {
+  async function freshStore(options: { profileCacheTtlMs?: number; now?: () => number; unprocessedRetryDelaysMs?: number[] } = {}): Promise<DynamoDbBootstrapStore> {
     const tableName = `store-test-${(tables += 1)}`;
     await ensureTable(client, tableName);
     return new DynamoDbBootstrapStore({ client, tableName, ...options });
@@ -124,8 +124,145 @@ describe('DynamoDbBootstrapStore over dynalite', () => {
     assert.equal((await store.getDevice('ordered'))?.status?.outcome, 'finish-failed');
     // The same session reporting again is accepted.
     assert.equal(await store.recordStatus('ordered', status('2024-05-01T10:00:01Z', 'cancelled')), true);
-    assert.equal(await store.recordStatus('nobody', status('2024-05-01T10:00:00Z')), false);
-    assert.equal(await store.getDevice('nobody'), undefined);
+  });
+
+  it('keeps the status in its own item, which configuration writes and the indexes never touch', async () => {
+    const table = await freshStoreTableName();
+    const target = new DynamoDbBootstrapStore({ client, tableName: table });
+    const entry = device('split', { identities: { imsi: '444444444' }, bootstrapCredentials: { securityMode: 'psk', identity: 'split-id', secretKey: SECRET } });
+    await target.putDevice(entry);
+    assert.equal(await target.recordStatus('split', status('2024-05-01T10:00:00.5Z')), true);
+    const raw = async (sk: string) => (await client.send(new GetItemCommand({ TableName: table, Key: { PK: { S: 'DEVICE#split' }, SK: { S: sk } }, ConsistentRead: true }))).Item;
+    const deviceItem = await raw('DEVICE');
+    assert.equal(deviceItem?.status, undefined);
+    assert.equal(deviceItem?.statusStartedAt, undefined);
+    assert.deepEqual(Object.keys((await raw('STATUS')) ?? {}).sort(), ['PK', 'SK', 'status', 'statusStartedAt']);
+    assert.deepEqual((await raw('STATUS'))?.statusStartedAt, { S: '2024-05-01T10:00:00.500Z' });
+
+    // A configuration write leaves the status item alone, and the status does not disturb lookups.
+    await target.putDevice({ ...entry, profile: 'fleet-2' });
+    assert.deepEqual((await target.getDevice('split'))?.status, status('2024-05-01T10:00:00.5Z'));
+    assert.deepEqual(await target.findDevice('imsi', '444444444'), { ...entry, profile: 'fleet-2' });
+    assert.equal((await target.listDevices()).items.length, 1);
+
+    // Deleting the device deletes both items.
+    assert.equal(await target.deleteDevice('split'), true);
+    assert.equal(await raw('DEVICE'), undefined);
+    assert.equal(await raw('STATUS'), undefined);
+  });
+
+  it('writes a status for an unknown endpoint without checking, and never reads it as a device', async () => {
+    const orphans = await freshStore();
+    await orphans.putProfile(profile('fleet'));
+    // No condition can look at the device item: the write is accepted, and stays invisible.
+    assert.equal(await orphans.recordStatus('nobody', status('2024-05-01T10:00:00Z')), true);
+    await orphans.recordStatuses([{ endpoint: 'nobody-2', status: status('2024-05-01T10:00:00Z') }]);
+    assert.equal(await orphans.getDevice('nobody'), undefined);
+    assert.deepEqual(await orphans.getDeviceWithProfile('nobody'), {});
+    assert.deepEqual((await orphans.listDevices()).items, []);
+    // A device deleted while its outcome was on the way does not come back.
+    await orphans.putDevice(device('gone'));
+    await orphans.deleteDevice('gone');
+    await orphans.recordStatus('gone', status('2024-05-01T10:00:00Z'));
+    assert.equal(await orphans.getDevice('gone'), undefined);
+    assert.equal(await orphans.deleteDevice('gone'), false);
+  });
+
+  it('reads a status an earlier version kept on the device item, preferring the newer record', async () => {
+    const table = await freshStoreTableName();
+    const target = new DynamoDbBootstrapStore({ client, tableName: table });
+    const legacy = (endpoint: string, outcome: DeviceStatus) =>
+      client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            PK: { S: `DEVICE#${endpoint}` },
+            SK: { S: 'DEVICE' },
+            doc: { S: JSON.stringify({ endpoint, profile: 'fleet', identities: { imsi: '555555555' } }) },
+            imsi: { S: '555555555' },
+            status: { S: JSON.stringify(outcome) },
+            statusStartedAt: { S: outcome.startedAt },
+          },
+        }),
+      );
+    await legacy('old-only', status('2024-01-01T00:00:00.000Z', 'timeout'));
+    assert.deepEqual((await target.getDevice('old-only'))?.status, status('2024-01-01T00:00:00.000Z', 'timeout'));
+
+    await legacy('old-then-new', status('2024-01-01T00:00:00.000Z', 'timeout'));
+    assert.equal(await target.recordStatus('old-then-new', status('2024-02-01T00:00:00.000Z')), true);
+    assert.deepEqual((await target.getDevice('old-then-new'))?.status, status('2024-02-01T00:00:00.000Z'));
+
+    // A late outcome of an older session is written to the status item, but the newer legacy one still shows.
+    await legacy('new-then-old', status('2024-03-01T00:00:00.000Z', 'finish-failed'));
+    await target.recordStatus('new-then-old', status('2024-02-01T00:00:00.000Z'));
+    assert.equal((await target.getDevice('new-then-old'))?.status?.outcome, 'finish-failed');
+
+    const listed = new Map((await target.listDevices()).items.map((entry) => [entry.endpoint, entry.status?.outcome]));
+    assert.deepEqual(Object.fromEntries(listed), { 'old-only': 'timeout', 'old-then-new': 'success', 'new-then-old': 'finish-failed' });
+    // Re-importing keeps the legacy record readable; index lookups carry no status either way.
+    await target.putDevice(device('old-only', { identities: { imsi: '555555556' } }));
+    assert.equal((await target.getDevice('old-only'))?.status?.outcome, 'timeout');
+    assert.equal((await target.findDevice('imsi', '555555556'))?.status, undefined);
+  });
+
+  it('writes statuses in batches of 25, unconditionally, the latest session per endpoint', async () => {
+    const batched = await freshStore();
+    const endpoints = Array.from({ length: 60 }, (_, index) => `batched-${index}`);
+    await batched.putDevices(endpoints.map((endpoint) => device(endpoint)));
+    await batched.recordStatus('batched-0', status('2030-01-01T00:00:00Z'));
+    const start = sent.length;
+    await batched.recordStatuses([
+      // Twice for one endpoint, the later session first: it is the one written.
+      { endpoint: 'batched-1', status: status('2024-06-01T00:00:02Z', 'timeout') },
+      ...endpoints.map((endpoint) => ({ endpoint, status: status('2024-06-01T00:00:01Z') })),
+    ]);
+    assert.deepEqual(sent.slice(start), Array(3).fill('BatchWriteItemCommand'));
+    // The caller decided the order: an older outcome replaces a newer one.
+    assert.equal((await batched.getDevice('batched-0'))?.status?.startedAt, '2024-06-01T00:00:01Z');
+    assert.equal((await batched.getDevice('batched-1'))?.status?.outcome, 'timeout');
+    const page = await batched.listDevices();
+    assert.equal(page.items.length, 60);
+    assert.ok(page.items.every((entry) => entry.status !== undefined));
+    await batched.recordStatuses([]);
+  });
+
+  it('re-sends the writes a BatchWriteItem leaves unprocessed, and fails when they stay so', async () => {
+    const table = await freshStoreTableName();
+    const throttled = localDynamoDbClient(dynalite.endpoint);
+    // Makes dynalite look throttled: a BatchWriteItem writes only its first `throughput` items
+    // and hands the rest back as unprocessed.
+    let throughput = 10;
+    let batchWrites = 0;
+    throttled.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'BatchWriteItemCommand') return next(args);
+        batchWrites += 1;
+        const input = args.input as { RequestItems: Record<string, unknown[]> };
+        const writes = input.RequestItems[table] ?? [];
+        const rest = writes.slice(throughput);
+        // Nothing processed: answer without dynalite, which refuses an empty request.
+        if (throughput === 0) return { output: { UnprocessedItems: { [table]: rest }, $metadata: {} }, response: {} } as Awaited<ReturnType<typeof next>>;
+        const result = await next({ ...args, input: { ...input, RequestItems: { [table]: writes.slice(0, throughput) } } });
+        if (rest.length > 0) (result.output as { UnprocessedItems?: unknown }).UnprocessedItems = { [table]: rest };
+        return result;
+      },
+      { step: 'initialize', name: 'throttle' },
+    );
+    try {
+      const target = new DynamoDbBootstrapStore({ client: throttled, tableName: table, unprocessedRetryDelaysMs: [1, 1, 1] });
+      const endpoints = Array.from({ length: 25 }, (_, index) => `throttled-${index}`);
+      await target.putDevices(endpoints.map((endpoint) => device(endpoint)));
+      await target.recordStatuses(endpoints.map((endpoint) => ({ endpoint, status: status('2024-07-01T00:00:00Z') })));
+      assert.equal(batchWrites, 3);
+      for (const endpoint of endpoints) assert.equal((await target.getDevice(endpoint))?.status?.startedAt, '2024-07-01T00:00:00Z', endpoint);
+
+      throughput = 0;
+      batchWrites = 0;
+      await assert.rejects(target.recordStatuses([{ endpoint: 'throttled-0', status: status('2024-07-02T00:00:00Z') }]), /left 1 of 1 writes unprocessed after 4 attempts/);
+      assert.equal(batchWrites, 4);
+    } finally {
+      throttled.destroy();
+    }
   });
 
   it('counts unknown endpoints', async () => {
@@ -178,19 +315,27 @@ describe('DynamoDbBootstrapStore over dynalite', () => {
     assert.deepEqual(result, { written: 230, rejected: [] });
     await listing.putProfile(profile('fleet'));
     await listing.recordUnknownEndpoint('stranger', '2024-05-01T10:00:00Z');
+    // Status items for every other device, and one without a device: none of them is listed.
+    const withStatus = endpoints.filter((_, index) => index % 2 === 0);
+    await listing.recordStatuses([...withStatus, 'paged-orphan'].map((endpoint) => ({ endpoint, status: status('2024-05-01T10:00:00Z') })));
 
     const seen: string[] = [];
+    const statused: string[] = [];
     let cursor: string | undefined;
     let pages = 0;
+    const start = sent.length;
     do {
       const page = await listing.listDevices(cursor);
       assert.ok(page.items.length <= 100);
       seen.push(...page.items.map((item) => item.endpoint));
+      statused.push(...page.items.filter((item) => item.status?.outcome === 'success').map((item) => item.endpoint));
       cursor = page.cursor;
       pages += 1;
     } while (cursor !== undefined);
     assert.equal(pages, 3);
     assert.deepEqual(seen.sort(), [...endpoints].sort());
+    assert.deepEqual(statused.sort(), [...withStatus].sort());
+    assert.equal(sent.slice(start).filter((command) => command === 'BatchGetItemCommand').length, 3, 'one BatchGetItem of status items per page');
 
     const first = await listing.listDevices();
     assert.equal(first.items.length, 100);
@@ -278,16 +423,26 @@ describe('DynamoDbBootstrapStore over dynalite', () => {
     assert.match(warnings[2]!, /DEVICE#number-status\/DEVICE.*attribute status is not a string/);
     for (const warning of warnings) assert.ok(!warning.includes(SECRET) && !warning.includes('maybe'), warning);
 
-    // The hot path and listings read it too, and the next bootstrap's outcome replaces the bad one.
+    // The hot path and listings read it too, and the next bootstrap's outcome wins over the bad one.
     assert.equal((await target.getDeviceWithProfile('old-status')).profile?.name, 'fleet');
     assert.equal((await target.listDevices()).items.length, 3);
     assert.equal(await target.recordStatus('old-status', status('2025-01-01T00:00:00.000Z')), true);
     assert.equal((await target.getDevice('old-status'))?.status?.outcome, 'success');
     // Without a listener the status is dropped all the same.
     assert.equal((await new DynamoDbBootstrapStore({ client, tableName: table }).getDevice('torn-status'))?.status, undefined);
+
+    // A status item the schema refuses is dropped the same way, naming that item.
+    warnings.length = 0;
+    await client.send(new PutItemCommand({ TableName: table, Item: { PK: { S: 'DEVICE#torn-status' }, SK: { S: 'STATUS' }, status: { S: `{"detail":"${SECRET}` } } }));
+    const torn = await target.getDevice('torn-status');
+    assert.equal(torn?.status, undefined);
+    assert.equal(torn?.bootstrapCredentials?.secretKey, SECRET);
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[1]!, /DEVICE#torn-status\/STATUS.*attribute status is not valid JSON/);
+    assert.ok(warnings.every((warning) => !warning.includes(SECRET)));
   });
 
-  it('loads device and profile in two requests, one while the profile is cached', async () => {
+  it('loads device (with its status) and profile in two requests, one while the profile is cached', async () => {
     let now = 1_000;
     const cached = await freshStore({ profileCacheTtlMs: 5_000, now: () => now });
     await cached.putProfile(profile('fleet'));
@@ -300,17 +455,19 @@ describe('DynamoDbBootstrapStore over dynalite', () => {
       return sent.slice(start);
     };
     let loaded: Awaited<ReturnType<typeof cached.getDeviceWithProfile>> | undefined;
-    assert.deepEqual(await requestsFor(async () => (loaded = await cached.getDeviceWithProfile('hot'))), ['GetItemCommand', 'GetItemCommand']);
+    assert.deepEqual(await requestsFor(async () => (loaded = await cached.getDeviceWithProfile('hot'))), ['QueryCommand', 'GetItemCommand']);
     assert.equal(loaded?.device?.endpoint, 'hot');
     assert.equal(loaded?.profile?.name, 'fleet');
-    assert.deepEqual(await requestsFor(() => cached.getDeviceWithProfile('hot')), ['GetItemCommand']);
-    assert.deepEqual(await requestsFor(() => cached.recordStatus('hot', status('2024-05-01T10:00:00Z'))), ['UpdateItemCommand']);
+    assert.deepEqual(await requestsFor(() => cached.getDeviceWithProfile('hot')), ['QueryCommand']);
+    assert.deepEqual(await requestsFor(() => cached.recordStatus('hot', status('2024-05-01T10:00:00Z'))), ['PutItemCommand']);
+    assert.deepEqual(await requestsFor(async () => (loaded = await cached.getDeviceWithProfile('hot'))), ['QueryCommand']);
+    assert.equal(loaded?.device?.status?.startedAt, '2024-05-01T10:00:00Z');
 
     // A profile written through the store is not served stale.
     await cached.putProfile(profile('fleet', { description: 'new' }));
     assert.equal((await cached.getDeviceWithProfile('hot')).profile?.description, 'new');
     now += 5_001;
-    assert.deepEqual(await requestsFor(() => cached.getDeviceWithProfile('hot')), ['GetItemCommand', 'GetItemCommand']);
+    assert.deepEqual(await requestsFor(() => cached.getDeviceWithProfile('hot')), ['QueryCommand', 'GetItemCommand']);
 
     assert.deepEqual(await cached.getDeviceWithProfile('nobody'), {});
     const orphan = await cached.getDeviceWithProfile('orphan');
@@ -318,7 +475,7 @@ describe('DynamoDbBootstrapStore over dynalite', () => {
     assert.equal('profile' in orphan, false);
 
     // Without a cache, every call reads the profile.
-    assert.deepEqual(await requestsFor(() => store.getDeviceWithProfile('ordered')), ['GetItemCommand', 'GetItemCommand']);
+    assert.deepEqual(await requestsFor(() => store.getDeviceWithProfile('ordered')), ['QueryCommand', 'GetItemCommand']);
   });
 
   async function freshStoreTableName(): Promise<string> {
