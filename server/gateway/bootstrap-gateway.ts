@@ -137,6 +137,7 @@ export class BootstrapGateway {
       this.log({ event: 'bootstrap-rejected', endpoint: endpoint.data, reason: answer.reason, peer: describe(request.peer) });
       // The reason stays in the log and the device status: telling the sender would let anyone
       // learn which endpoint names exist and how they are provisioned.
+      if (answer.reason === 'not-acceptable') return { code: CoapCode.NOT_ACCEPTABLE };
       return badRequest('bootstrap refused');
     }
     if (answer.type !== 'bootstrap-planned') return { code: CoapCode.INTERNAL_SERVER_ERROR };
@@ -150,7 +151,7 @@ export class BootstrapGateway {
     this.log({ event: 'bootstrap-started', endpoint: endpoint.data, sessionId: answer.sessionId, peer: describe(request.peer), kind });
     this.stats.bootstrapsStarted += 1;
 
-    if (kind === 'bspack') return this.bootstrapPack(answer.sessionId, endpoint.data, startedAt, answer.plan, request.message.options.accept);
+    if (kind === 'bspack') return this.bootstrapPack(answer.sessionId, endpoint.data, startedAt, answer.plan, request.message.options.accept, answer.outcomeRecorded === true);
 
     this.sessions.get(endpoint.data)?.cancel('superseded by a new Bootstrap-Request');
     const runner = new SessionRunner(this.coap, request.peer, {
@@ -177,12 +178,14 @@ export class BootstrapGateway {
     startedAt: Date,
     plan: Parameters<typeof encodeBootstrapPack>[0],
     accept: number | undefined,
+    alreadyRecorded: boolean,
   ): OutgoingResponse {
     try {
       const pack = encodeBootstrapPack(plan, accept);
       this.stats.bspackServed += 1;
       // The client does not confirm a pack; delivery is the success we can observe.
-      this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'success', contentFormat: pack.contentFormat, clientVersion: '1.2' });
+      if (alreadyRecorded) this.logEnded(sessionId, endpoint, startedAt, { outcome: 'success' });
+      else this.reportOutcome(sessionId, endpoint, 'bspack', startedAt, { outcome: 'success', contentFormat: pack.contentFormat, clientVersion: '1.2' });
       return { code: CoapCode.CONTENT, contentFormat: pack.contentFormat, payload: pack.payload };
     } catch (error) {
       if (error instanceof BootstrapPackFormatError) {
@@ -197,7 +200,6 @@ export class BootstrapGateway {
 
   private reportOutcome(sessionId: string, endpoint: string, kind: 'bs' | 'bspack', startedAt: Date, result: SessionResult): void {
     const endedAt = new Date();
-    this.stats.bootstrapsEnded += 1;
     const pending = withRetries(() => this.options.backend.exchange({
         v: CONTRACT_VERSION,
         type: 'bootstrap-ended',
@@ -219,6 +221,11 @@ export class BootstrapGateway {
       )
       .finally(() => this.pendingOutcomes.delete(pending));
     this.pendingOutcomes.add(pending);
+    this.logEnded(sessionId, endpoint, startedAt, result, endedAt);
+  }
+
+  private logEnded(sessionId: string, endpoint: string, startedAt: Date, result: Pick<SessionResult, 'outcome' | 'detail'>, endedAt = new Date()): void {
+    this.stats.bootstrapsEnded += 1;
     this.log({
       event: 'bootstrap-ended',
       endpoint,

@@ -1,6 +1,8 @@
 import { compileBootstrapPlan } from './config.ts';
 import { ConfigurationError } from './configuration-error.ts';
 import { planCarriesSecrets } from './plan-secrets.ts';
+import { BOOTSTRAP_PACK_FORMATS } from './bspack.ts';
+import { ContentFormat } from '../content/format.ts';
 import {
   CONTRACT_VERSION,
   uplinkSchema,
@@ -67,14 +69,26 @@ async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackend
         'the plan carries secret keys and the request came over NoSec (profile allowSecretsOverNoSec is off)',
       );
     }
-    return {
-      v: CONTRACT_VERSION,
-      type: 'bootstrap-planned',
-      requestId: request.requestId,
-      sessionId: deps.newSessionId(),
-      endpoint: request.endpoint,
-      plan,
-    };
+    const sessionId = deps.newSessionId();
+    if (request.kind === 'bspack') {
+      // A pack is one request and one answer: record it now and spare the gateway a second
+      // call (on AWS, a second invocation and two more IoT messages per bootstrap).
+      const format = request.accept ?? ContentFormat.SENML_CBOR;
+      if (!BOOTSTRAP_PACK_FORMATS.includes(format)) {
+        return rejectAndRecord(request, device, deps, 'not-acceptable', `Accept ${format} cannot carry a Bootstrap-Pack`);
+      }
+      await deps.store.recordStatus(device.endpoint, {
+        sessionId,
+        outcome: 'success',
+        startedAt: request.receivedAt,
+        endedAt: deps.now().toISOString(),
+        kind: 'bspack',
+        clientVersion: '1.2',
+        contentFormat: format,
+      });
+      return { v: CONTRACT_VERSION, type: 'bootstrap-planned', requestId: request.requestId, sessionId, endpoint: request.endpoint, plan, outcomeRecorded: true };
+    }
+    return { v: CONTRACT_VERSION, type: 'bootstrap-planned', requestId: request.requestId, sessionId, endpoint: request.endpoint, plan };
   } catch (error) {
     if (error instanceof ConfigurationError) {
       return rejectAndRecord(request, device, deps, 'invalid-configuration', error.message);

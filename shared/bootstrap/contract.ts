@@ -64,6 +64,8 @@ export const rejectionReason = z.enum([
   'identity-mismatch',
   /** The device bootstraps over DTLS, or its plan carries keys, and the request came over NoSec. */
   'insecure-transport',
+  /** The Accept format of a `GET /bspack` cannot carry a whole configuration (answered 4.06). */
+  'not-acceptable',
   'unavailable',
 ]);
 export type RejectionReason = z.infer<typeof rejectionReason>;
@@ -75,6 +77,11 @@ export const bootstrapPlannedSchema = z.strictObject({
   sessionId: id,
   endpoint: endpointName,
   plan: bootstrapPlanSchema,
+  /**
+   * The backend has already recorded this bootstrap's outcome: for a Bootstrap-Pack, serving it
+   * is the outcome, so the gateway sends no `bootstrap-ended` unless serving fails.
+   */
+  outcomeRecorded: z.boolean().optional(),
 });
 export type BootstrapPlanned = z.infer<typeof bootstrapPlannedSchema>;
 
