@@ -5,7 +5,8 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { z } from 'zod';
 import { ContractError, handleUplink, type BootstrapBackendDeps } from '../shared/bootstrap/backend.ts';
-import { uplinkSchema, type Downlink, type Uplink } from '../shared/bootstrap/contract.ts';
+import { CONTRACT_VERSION, uplinkSchema, type BootstrapEnded, type Downlink, type Uplink } from '../shared/bootstrap/contract.ts';
+import { ContentFormat } from '../shared/content/format.ts';
 import { IotDownlinkPublisher, type DownlinkPublisher } from '../server/aws/downlink-publisher.ts';
 import { IotDataEndpoint } from '../server/aws/iot-data-endpoint.ts';
 import { EventBridgeLifecyclePublisher, lifecycleEventOf, type LifecyclePublisher } from '../server/aws/lifecycle-publisher.ts';
@@ -98,8 +99,9 @@ async function handleGatewayUplink(event: unknown): Promise<GatewayUplinkResult>
   tools.metrics.addMetric(metricName(downlink), MetricUnit.Count, 1);
   tools.logger.info('downlink published', { topic: downlinkTopic(gatewayId), ...summary(downlink) });
 
-  if (uplink.type !== 'bootstrap-ended') return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint };
-  const lifecycleEvent = lifecycleEventOf(uplink);
+  const ended = endedBootstrap(uplink, downlink);
+  if (ended === undefined) return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint };
+  const lifecycleEvent = lifecycleEventOf(ended);
   await lifecycle.publish(lifecycleEvent);
   tools.metrics.addMetric(lifecycleEvent.detailType, MetricUnit.Count, 1);
   return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint, lifecycleEvent: lifecycleEvent.detailType };
@@ -144,3 +146,25 @@ function summary(downlink: Downlink): Record<string, string | boolean> {
  * or one gateway could report outcomes in another's name.
  */
 export const handler = withPowertools<unknown, GatewayUplinkResult>((event: unknown) => handleGatewayUplink(event), tools);
+
+/**
+ * The bootstrap this exchange ended, if any: a `bootstrap-ended` uplink, or a Bootstrap-Pack the
+ * backend recorded as served while planning it (that pack sends no `bootstrap-ended`).
+ */
+function endedBootstrap(uplink: Uplink, downlink: Downlink): BootstrapEnded | undefined {
+  if (uplink.type === 'bootstrap-ended') return uplink;
+  if (downlink.type !== 'bootstrap-planned' || downlink.outcomeRecorded !== true) return undefined;
+  return {
+    v: CONTRACT_VERSION,
+    type: 'bootstrap-ended',
+    sessionId: downlink.sessionId,
+    gatewayId: uplink.gatewayId,
+    endpoint: uplink.endpoint,
+    kind: 'bspack',
+    outcome: 'success',
+    clientVersion: '1.2',
+    contentFormat: uplink.accept ?? ContentFormat.SENML_CBOR,
+    startedAt: uplink.receivedAt,
+    endedAt: new Date().toISOString(),
+  };
+}

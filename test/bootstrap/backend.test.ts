@@ -64,6 +64,17 @@ describe('bootstrap backend', () => {
     assert.equal(answer.plan.writes[0]?.values['/0/1/0'], 'coap://127.0.0.1:5685');
   });
 
+  it('records a Bootstrap-Pack while planning it, and refuses an Accept that cannot carry one', async () => {
+    await deps.store.putDevice(device('packed', 'fleet'));
+    const answer = await handleUplink(requested('packed', { kind: 'bspack', accept: 110, receivedAt: '2026-11-23T12:30:00.000Z' }), deps);
+    assert.equal(answer.type, 'bootstrap-planned');
+    assert.equal(answer.type === 'bootstrap-planned' && answer.outcomeRecorded, true);
+    const status = (await deps.store.getDevice('packed'))?.status;
+    assert.deepEqual([status?.outcome, status?.kind, status?.contentFormat, status?.clientVersion], ['success', 'bspack', 110, '1.2']);
+    const tlv = await handleUplink(requested('packed', { kind: 'bspack', accept: 11542, receivedAt: '2026-11-23T12:31:00.000Z' }), deps);
+    assert.equal(tlv.type === 'bootstrap-rejected' && tlv.reason, 'not-acceptable');
+  });
+
   it('rejects an unknown endpoint and counts it without creating a device', async () => {
     const answer = await handleUplink(requested('stranger'), deps);
     assert.equal(answer.type, 'bootstrap-rejected');

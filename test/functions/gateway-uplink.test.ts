@@ -106,6 +106,21 @@ describe('gateway-uplink function', () => {
     assert.equal(putEvents().length, 0);
   });
 
+  it('serves a Bootstrap-Pack in one invocation: plan, outcome recorded, BootstrapCompleted on the bus', async () => {
+    const result = await handler(ruleEvent(requested('known', { kind: 'bspack', accept: 112, requestId: 'r-pack' })), context);
+    const [sent] = published();
+    const downlink = downlinkSchema.parse(sent?.message);
+    assert.equal(downlink.type === 'bootstrap-planned' && downlink.outcomeRecorded, true);
+    const [entry, ...more] = putEvents();
+    assert.equal(more.length, 0);
+    assert.equal(entry?.DetailType, 'BootstrapCompleted');
+    const detail = JSON.parse(entry?.Detail ?? 'null') as { kind: string; outcome: string; contentFormat: number; sessionId: string };
+    assert.deepEqual([detail.kind, detail.outcome, detail.contentFormat], ['bspack', 'success', 112]);
+    assert.equal(detail.sessionId, downlink.type === 'bootstrap-planned' ? downlink.sessionId : '');
+    assert.equal(result.lifecycleEvent, 'BootstrapCompleted');
+    assert.equal((await store.getDevice('known'))?.status?.kind, 'bspack');
+  });
+
   it('answers an unknown endpoint with a refusal', async () => {
     await handler(ruleEvent(requested('stranger')), context);
     assert.deepEqual(
