@@ -102,7 +102,15 @@ async function handleGatewayUplink(event: unknown): Promise<GatewayUplinkResult>
   const ended = endedBootstrap(uplink, downlink);
   if (ended === undefined) return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint };
   const lifecycleEvent = lifecycleEventOf(ended);
-  await lifecycle.publish(lifecycleEvent);
+  try {
+    await lifecycle.publish(lifecycleEvent);
+  } catch (error) {
+    // Failing the invocation now would make Lambda retry the whole uplink: a second plan, with
+    // keys, that nothing waits for. The outcome is in the table; the missed event is counted.
+    tools.logger.error('lifecycle event not delivered', { detailType: lifecycleEvent.detailType, sessionId: ended.sessionId, reason: error instanceof Error ? error.message : String(error) });
+    tools.metrics.addMetric('LifecycleEventFailed', MetricUnit.Count, 1);
+    return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint };
+  }
   tools.metrics.addMetric(lifecycleEvent.detailType, MetricUnit.Count, 1);
   return { gatewayId, uplink: uplink.type, downlink: downlink.type, endpoint: uplink.endpoint, lifecycleEvent: lifecycleEvent.detailType };
 }
@@ -148,11 +156,15 @@ function summary(downlink: Downlink): Record<string, string | boolean> {
 export const handler = withPowertools<unknown, GatewayUplinkResult>((event: unknown) => handleGatewayUplink(event), tools);
 
 /**
- * The bootstrap this exchange ended, if any: a `bootstrap-ended` uplink, or a Bootstrap-Pack the
- * backend recorded as served while planning it (that pack sends no `bootstrap-ended`).
+ * The bootstrap this exchange ended, if any: a `bootstrap-ended` uplink the table took, or a
+ * Bootstrap-Pack the backend recorded as served while planning it (that pack sends no
+ * `bootstrap-ended`). For `kind: 'bspack'` the event means "served", not "confirmed by the
+ * client": LwM2M has the client confirm nothing, and a gateway that then fails to serve it
+ * records a failure, which is announced in turn.
  */
 function endedBootstrap(uplink: Uplink, downlink: Downlink): BootstrapEnded | undefined {
-  if (uplink.type === 'bootstrap-ended') return uplink;
+  // An outcome the table refused (older than the one it holds, or a repeat) announces nothing.
+  if (uplink.type === 'bootstrap-ended') return downlink.type === 'bootstrap-recorded' && downlink.stored ? uplink : undefined;
   if (downlink.type !== 'bootstrap-planned' || downlink.outcomeRecorded !== true) return undefined;
   return {
     v: CONTRACT_VERSION,

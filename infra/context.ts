@@ -13,6 +13,11 @@ export const CONTEXT = {
   gateway: 'lwm2m-bs:gateway',
   /** The IoT data endpoint, when known; otherwise the uplink function asks iot:DescribeEndpoint. */
   iotDataEndpoint: 'lwm2m-bs:iotDataEndpoint',
+  /**
+   * The complete ARN (with its random suffix) of the gateway's certificate secret. ECS reads a
+   * JSON key of a secret only through the complete ARN; a name-based reference fails at task start.
+   */
+  gatewayCertificateSecretArn: 'lwm2m-bs:gatewayCertificateSecretArn',
   /** Reserved concurrency of the admin API function; `false` for accounts whose quota is 10. */
   adminApiReservedConcurrency: 'lwm2m-bs:adminApiReservedConcurrency',
   /** Where alarm notifications go by e-mail; none when unset. */
@@ -24,6 +29,7 @@ export interface StackSettings {
   readonly deletionProtection: boolean;
   readonly gateway: boolean;
   readonly iotDataEndpoint: string | undefined;
+  readonly gatewayCertificateSecretArn: string | undefined;
   readonly adminApiReservedConcurrency: number | undefined;
   readonly alarmEmail: string | undefined;
 }
@@ -36,6 +42,7 @@ export function readSettings(node: Node): StackSettings {
     deletionProtection: flag(node, CONTEXT.deletionProtection, true),
     gateway: flag(node, CONTEXT.gateway, false),
     iotDataEndpoint: text(node, CONTEXT.iotDataEndpoint),
+    gatewayCertificateSecretArn: text(node, CONTEXT.gatewayCertificateSecretArn),
     adminApiReservedConcurrency: concurrency(node, CONTEXT.adminApiReservedConcurrency),
     alarmEmail: text(node, CONTEXT.alarmEmail),
   };

@@ -52,7 +52,9 @@ export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.
   });
   const url = parseMqttUrl(required(values['mqtt-url'] ?? env[GATEWAY_ENV.mqttUrl], '--mqtt-url', GATEWAY_ENV.mqttUrl));
   const gatewayId = required(values['gateway-id'] ?? env[GATEWAY_ENV.gatewayId], '--gateway-id', GATEWAY_ENV.gatewayId);
-  if (!isGatewayTopicId(gatewayId)) throw new UsageError('--gateway-id must be 1 to 64 of A-Z a-z 0-9 _ . : - (an IoT thing name allows no ".")');
+  // The gateway id is also its IoT thing name and MQTT client id, which the policy pins: thing
+  // names allow no ".", so a dotted id would only fail later, at connect time.
+  if (!isGatewayTopicId(gatewayId) || gatewayId.includes('.')) throw new UsageError('--gateway-id must be 1 to 64 of A-Z a-z 0-9 _ : - (it is the IoT thing name)');
   const port = parsePort(values.port, '--port');
   const healthPort = parsePort(values['health-port'], '--health-port');
   const tls = await readTlsOptions(values, env);

@@ -33,7 +33,8 @@ export interface GatewayServiceProps {
   /** The IoT Core data endpoint (`<prefix>-ats.iot.<region>.amazonaws.com`); default the context flag. */
   readonly iotDataEndpoint?: string;
   /** The Secrets Manager secret with the thing's certificate and key; default `<stack name>/gateway-certificate`. */
-  readonly certificateSecretName?: string;
+  /** Complete ARN of the certificate secret; else from context `lwm2m-bs:gatewayCertificateSecretArn`. */
+  readonly certificateSecretArn?: string;
 }
 
 /**
@@ -62,7 +63,14 @@ export class GatewayService extends Construct {
     if (iotDataEndpoint === undefined) {
       throw new Error(`the gateway container needs the IoT endpoint: -c ${CONTEXT.iotDataEndpoint}=$(aws iot describe-endpoint --endpoint-type iot:Data-ATS --query endpointAddress --output text)`);
     }
-    const certificate = Secret.fromSecretNameV2(this, 'Certificate', props.certificateSecretName ?? `${stack.stackName}/gateway-certificate`);
+    const certificateArn = props.certificateSecretArn ?? readSettings(this.node).gatewayCertificateSecretArn;
+    if (certificateArn === undefined) {
+      throw new Error(
+        `the gateway container needs its certificate secret's complete ARN: -c ${CONTEXT.gatewayCertificateSecretArn}=$(aws secretsmanager describe-secret --secret-id ${stack.stackName}/gateway-certificate --query ARN --output text)`,
+      );
+    }
+    // Complete ARN, not a name: ECS cannot read a JSON key through a partial ARN (aws-cdk#18555).
+    const certificate = Secret.fromSecretCompleteArn(this, 'Certificate', certificateArn);
     const vpc = new Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,

@@ -208,10 +208,20 @@ describe('gateway-uplink function', () => {
     assert.equal(published().length, 0);
   });
 
-  it('fails the invocation when EventBridge refuses the event, after the gateway has its answer', async () => {
+  it('does not fail (and so is not retried) when EventBridge refuses the event: the gateway has its answer, the outcome is stored', async () => {
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }] });
-    await assert.rejects(handler(ruleEvent(ended('known', { sessionId: 's-known-3', startedAt: '2026-11-25T00:00:00.000Z' })), context), /EventBridge refused the BootstrapCompleted event of known: InternalFailure/);
+    const result = await handler(ruleEvent(ended('known', { sessionId: 's-known-3', startedAt: '2026-11-25T00:00:00.000Z' })), context);
+    assert.equal(result.lifecycleEvent, undefined);
     assert.equal(published().length, 1);
+    assert.equal((await store.getDevice('known'))?.status?.sessionId, 's-known-3');
+  });
+
+  it('announces nothing for an outcome the table refused as older than the one it holds', async () => {
+    const result = await handler(ruleEvent(ended('known', { sessionId: 's-stale', startedAt: '2026-01-01T00:00:00.000Z' })), context);
+    const [sent] = published();
+    assert.equal((sent?.message as { stored?: boolean }).stored, false);
+    assert.equal(putEvents().length, 0);
+    assert.equal(result.lifecycleEvent, undefined);
   });
 
   it('found the data endpoint with DescribeEndpoint (iot:Data-ATS) once for the container', async () => {

@@ -10,7 +10,7 @@ import { IDENTITY_INDEX } from '../../server/store/table.ts';
 import { actionsOf, logicalIdOf, policyStatements, resourcesOf, synthesize, type Statement } from './synth.ts';
 
 const plain = synthesize();
-const withGateway = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' });
+const withGateway = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com', [CONTEXT.gatewayCertificateSecretArn]: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:LwM2mBootstrap/gateway-certificate-AbCdEf' });
 
 /** Actions IAM accepts only with Resource "*". */
 const RESOURCE_STAR_REQUIRED = new Set(['iot:DescribeEndpoint', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'ecr:GetAuthorizationToken']);
@@ -65,7 +65,7 @@ describe('IAM least privilege', () => {
     assert.deepEqual([...new Set(secretStatements.map(({ policy }) => policy))], [executionPolicy]);
     for (const { statement } of secretStatements) {
       assert.deepEqual(actionsOf(statement).sort(), ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-      assert.match(JSON.stringify(statement.Resource), /:secret:LwM2mBootstrap\/gateway-certificate-\?\?\?\?\?\?"/);
+      assert.equal(statement.Resource, 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:LwM2mBootstrap/gateway-certificate-AbCdEf', 'the complete ARN, which ECS needs to read a JSON key');
     }
   });
 

@@ -173,7 +173,7 @@ describe('admin API', () => {
 });
 
 describe('gateway service', () => {
-  const { template: withGateway } = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' });
+  const { template: withGateway } = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com', [CONTEXT.gatewayCertificateSecretArn]: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:LwM2mBootstrap/gateway-certificate-AbCdEf' });
 
   it('is absent unless asked for', () => {
     template.resourceCountIs('AWS::ECS::Service', 0);
@@ -207,11 +207,11 @@ describe('gateway service', () => {
     ]);
     assert.deepEqual(container!.Secrets.map((secret) => secret.Name).sort(), [GATEWAY_ENV.certPem, GATEWAY_ENV.keyPem]);
     const valueFrom = JSON.stringify(container!.Secrets.map((secret) => secret.ValueFrom));
-    assert.match(valueFrom, /:secret:LwM2mBootstrap\/gateway-certificate:certificatePem::/);
-    assert.match(valueFrom, /:secret:LwM2mBootstrap\/gateway-certificate:privateKey::/);
+    assert.match(valueFrom, /:secret:LwM2mBootstrap\/gateway-certificate-AbCdEf:certificatePem::/);
+    assert.match(valueFrom, /:secret:LwM2mBootstrap\/gateway-certificate-AbCdEf:privateKey::/);
     const outputs = withGateway.toJSON().Outputs;
     assert.equal(outputs.GatewayThingName.Value, 'LwM2mBootstrap-gateway');
-    assert.equal(outputs.GatewayCertificateSecretName.Value, 'LwM2mBootstrap/gateway-certificate');
+    assert.match(JSON.stringify(outputs.GatewayCertificateSecretName.Value), /LwM2mBootstrap\/gateway-certificate-AbCdEf|Fn::Select|gateway-certificate/);
   });
 
   it('never runs two tasks at once: IoT Core drops a connection when the same client id connects again', () => {
@@ -220,5 +220,9 @@ describe('gateway service', () => {
 
   it('refuses to synthesize the gateway without the IoT endpoint', () => {
     assert.throws(() => synthesize({ [CONTEXT.gateway]: 'true' }), /needs the IoT endpoint: -c lwm2m-bs:iotDataEndpoint=/);
+    assert.throws(
+      () => synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' }),
+      /complete ARN: -c lwm2m-bs:gatewayCertificateSecretArn=/,
+    );
   });
 });
