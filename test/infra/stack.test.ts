@@ -130,6 +130,11 @@ describe('events and scheduler', () => {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) })] },
     });
   });
+
+  it('lets schedules invoke no function until the purge function exists', () => {
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    assert.doesNotMatch(policies, /lambda:InvokeFunction/);
+  });
 });
 
 describe('alarms', () => {
