@@ -82,7 +82,10 @@ export class Functions extends Construct {
       actions: ['iot:Publish'],
       resources: [stack.formatArn({ service: 'iot', resource: 'topic', resourceName: downlinkTopicPattern('*') })],
     }));
-    this.gatewayUplink.addToRolePolicy(new PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] }));
+    // Only needed to discover the endpoint when the deployment did not name it.
+    if (props.iotDataEndpoint === undefined) {
+      this.gatewayUplink.addToRolePolicy(new PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] }));
+    }
     this.gatewayUplink.addToRolePolicy(new PolicyStatement({ actions: ['events:PutEvents'], resources: [props.bus.eventBusArn] }));
 
     this.adminApi = this.nodeFunction('AdminApi', ENTRY.adminApi, props.skipBundling, {

@@ -69,6 +69,11 @@ describe('IAM least privilege', () => {
     }
   });
 
+  it('drops iot:DescribeEndpoint when the deployment names the IoT endpoint', () => {
+    const statements = statementsOfRole(withGateway, withGateway.stack.functions.gatewayUplink.role!);
+    assert.ok(!statements.flatMap(actionsOf).includes('iot:DescribeEndpoint'));
+  });
+
   it('gives the admin function table access and no IoT, events or scheduler rights', () => {
     const actions = statementsOfRole(plain, plain.stack.functions.adminApi.role!).flatMap(actionsOf);
     for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) assert.ok(actions.includes(action), action);
