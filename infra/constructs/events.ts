@@ -2,8 +2,6 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Archive, EventBus } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 
-export const EVENT_BUS_NAME = 'lwm2m-bs';
-
 /**
  * The bus for carrier and lifecycle events (`BootstrapCompleted`, `BootstrapFailed`, later
  * `AccountPurged`), so other systems react without calling us. The archive keeps a month of
@@ -14,7 +12,8 @@ export class Events extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    this.bus = new EventBus(this, 'Bus', { eventBusName: EVENT_BUS_NAME });
+    // Named after the stack, so a staging and a production stack can share an account and region.
+    this.bus = new EventBus(this, 'Bus', { eventBusName: `${Stack.of(this).stackName}-events` });
     new Archive(this, 'Archive', {
       sourceEventBus: this.bus,
       description: 'lwm2m-bs lifecycle events, for replay',

@@ -120,7 +120,7 @@ describe('gateway channel', () => {
 
 describe('events and scheduler', () => {
   it('has the lwm2m-bs bus with an archive', () => {
-    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'lwm2m-bs' });
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'LwM2mBootstrap-events' });
     template.resourceCountIs('AWS::Events::Archive', 1);
   });
 
