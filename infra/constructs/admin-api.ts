@@ -6,20 +6,16 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { adminApiRoutes } from '../../functions/admin/routes.ts';
 
-/** The admin operations, the same as the CLI's; the CLI signs them with SigV4 (`--endpoint`). */
-export const ADMIN_ROUTES: readonly { readonly method: HttpMethod; readonly path: string }[] = [
-  { method: HttpMethod.GET, path: '/profiles' },
-  { method: HttpMethod.GET, path: '/profiles/{name}' },
-  { method: HttpMethod.PUT, path: '/profiles/{name}' },
-  { method: HttpMethod.DELETE, path: '/profiles/{name}' },
-  { method: HttpMethod.GET, path: '/devices' },
-  { method: HttpMethod.GET, path: '/devices/{endpoint}' },
-  { method: HttpMethod.PUT, path: '/devices/{endpoint}' },
-  { method: HttpMethod.DELETE, path: '/devices/{endpoint}' },
-  { method: HttpMethod.POST, path: '/import' },
-  { method: HttpMethod.GET, path: '/devices/{endpoint}/status' },
-];
+/**
+ * The admin operations, the same as the CLI's (which signs them with SigV4, `--endpoint`):
+ * taken from the handler's own route table, so stack and handler cannot disagree.
+ */
+export const ADMIN_ROUTES: readonly { readonly method: HttpMethod; readonly path: string }[] = adminApiRoutes.map((route) => ({
+  method: HttpMethod[route.method],
+  path: route.path,
+}));
 
 export interface AdminApiProps {
   readonly handler: IFunction;
