@@ -1,6 +1,7 @@
-import { createServer, Socket, type AddressInfo } from 'node:net';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Aedes } from 'aedes';
+import { startBroker } from '../fixtures/mqtt-broker.ts';
+import type { Aedes } from 'aedes';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -132,28 +133,9 @@ export class CostBridge {
   }
 }
 
-/**
- * An in-process MQTT 3.1.1 broker standing in for IoT Core, like test/functions/fixtures.ts's,
- * but writing without Nagle's delay: on loopback a delivery queued behind an unacknowledged
- * PUBACK waits out the peer's delayed ACK (~40 ms), a stand-in artefact that would make the run
- * slow and say nothing about cost.
- */
-export async function startCostBroker(): Promise<{ url: string; broker: Aedes; close(): Promise<void> }> {
-  const broker = await Aedes.createBroker();
-  const server = createServer((socket) => {
-    socket.setNoDelay(true);
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    broker,
-    async close() {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+/** The test broker (IoT Core stand-in) with TCP_NODELAY, so timings are not delayed-ACK bound. */
+export function startCostBroker(): ReturnType<typeof startBroker> {
+  return startBroker({ noDelay: true });
 }
 
 function meter(metered: Metered, bytes: number, increment: number): void {

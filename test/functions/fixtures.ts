@@ -1,5 +1,3 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import { Aedes } from 'aedes';
 import type { HttpApiEvent } from '../../functions/admin/http.ts';
 import type { LambdaContext } from '../../functions/runtime/lambda-context.ts';
 import { startDynalite, localDynamoDbClient } from '../../server/store/dynalite.ts';
@@ -99,33 +97,4 @@ export function httpApiEvent(
   };
 }
 
-/**
- * An in-process MQTT 3.1.1 broker standing in for IoT Core. Like an IoT policy scoped to the
- * thing name, a client whose id is a gateway id may publish only on its own uplink topic and
- * subscribe only to its own downlink topic; other clients (the test's bridge) are unrestricted.
- */
-export async function startBroker(): Promise<{ url: string; broker: Aedes; close(): Promise<void> }> {
-  const broker = await Aedes.createBroker({
-    authorizePublish: (client, packet, callback) => {
-      const id = client?.id ?? '';
-      const ownTopic = packet.topic === `lwm2m-bs/gateways/${id}/uplink`;
-      callback(id.startsWith('gw-') && !ownTopic ? new Error('not this gateway\'s topic') : null);
-    },
-    authorizeSubscribe: (client, subscription, callback) => {
-      const id = client?.id ?? '';
-      // A refusal, not an error: the SUBACK says 128 (failure), as IoT Core's does.
-      callback(null, id.startsWith('gw-') && subscription.topic !== `lwm2m-bs/gateways/${id}/downlink` ? null : subscription);
-    },
-  });
-  const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    broker,
-    async close() {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+export { startBroker } from '../fixtures/mqtt-broker.ts';
