@@ -18,6 +18,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { CodecError } from '../../shared/errors.ts';
 import { AlertDescription, AlertLevel, parseAlert, serializeAlert } from './alert.ts';
+import { ByteReader } from './bytes.ts';
 import { decryptCcm8, encryptCcm8 } from './ccm8.ts';
 import type { ClientAddress, HelloCookies } from './cookie.ts';
 import { EstablishedSession, type SessionKeys } from './established-session.ts';
@@ -43,6 +44,11 @@ import { ReplayWindow } from './replay-window.ts';
 
 export const TLS_PSK_WITH_AES_128_CCM_8 = 0xc0a8;
 const NULL_COMPRESSION = 0;
+/** RFC 5746: the SCSV a client offers instead of, or beside, the renegotiation_info extension. */
+const TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00ff;
+const RENEGOTIATION_INFO = 0xff01;
+/** An empty renegotiation_info extension: type, length 1, an empty renegotiated_connection. */
+const EMPTY_RENEGOTIATION_INFO = new Uint8Array([0xff, 0x01, 0x00, 0x01, 0x00]);
 /** Stands in for the key of an unknown identity, so that case costs and ends like a wrong key. */
 const DUMMY_PSK_LENGTH = 32;
 
@@ -129,6 +135,23 @@ function wholeMessages(record: DtlsRecord): HandshakeFragment[] {
   return fragments;
 }
 
+/**
+ * Whether the client signalled secure renegotiation (RFC 5746 section 3.6), so the ServerHello
+ * must answer with an empty renegotiation_info. Renegotiation itself is never offered, but OpenSSL
+ * 3 clients refuse a server that does not say so ("unsafe legacy renegotiation disabled").
+ */
+function wantsRenegotiationInfo(hello: ClientHello): boolean {
+  if (hello.cipherSuites.includes(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)) return true;
+  if (hello.extensions === undefined) return false;
+  const reader = new ByteReader(hello.extensions);
+  while (reader.remaining > 0) {
+    const type = reader.uint(2, 'extension_type');
+    reader.vector(2, 'extension_data');
+    if (type === RENEGOTIATION_INFO) return true;
+  }
+  return false;
+}
+
 function negotiationAlert(hello: ClientHello): number | undefined {
   // DTLS versions count down: 1.2 is 0xfefd, 1.0 is 0xfeff.
   if (hello.clientVersion > DTLS_1_2) return AlertDescription.protocolVersion;
@@ -171,7 +194,7 @@ export function startServerHandshake(
     sessionId: new Uint8Array(0),
     cipherSuite: TLS_PSK_WITH_AES_128_CCM_8,
     compressionMethod: NULL_COMPRESSION,
-    extensions: undefined,
+    extensions: wantsRenegotiationInfo(hello) ? EMPTY_RENEGOTIATION_INFO : undefined,
   });
   const serverHelloDone = serializeServerHelloDone();
   const transcript = new HandshakeTranscript()
