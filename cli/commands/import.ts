@@ -24,7 +24,7 @@ import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConne
 import { onePositional, printJson, remoteAdminApi, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
 import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
 import { InputError, UsageError } from '../usage.ts';
-import { allProfiles } from './profile.ts';
+import { allStoredProfiles } from '../../shared/bootstrap/stored-profiles.ts';
 
 export type ImportIO = AdminIO & { readonly stderrIsTTY?: boolean };
 
@@ -67,7 +67,7 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
 
   const report = api !== undefined ? await remoteImport(api, { file, format, dryRun: values['dry-run'] }, io, progress) : await withStore(open, values['data-dir'], async (store): Promise<ImportReport> => {
     const validator = new DeviceImportValidator({
-      profiles: new Map((await allProfiles(store)).map((profile) => [profile.name, profile])),
+      profiles: new Map((await allStoredProfiles(store)).map((profile) => [profile.name, profile])),
       check: checkBootstrapConfiguration,
       csv: format === 'csv',
     });

@@ -1,9 +1,9 @@
+import { allStoredProfiles } from '../../shared/bootstrap/stored-profiles.ts';
 import { parseArgs } from 'node:util';
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
 import { schemaIssues } from '../../shared/bootstrap/device-import.ts';
 import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
 import { redactProfile } from '../../shared/bootstrap/redact.ts';
-import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConnector } from '../admin-api-client.ts';
 import { invalidDocument, onePositional, printJson, readJsonDocument, remoteAdminApi, SHOW_SECRETS_OPTION, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
 import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
@@ -45,7 +45,7 @@ export async function profileCommand(args: string[], io: AdminIO, open: StoreOpe
     case 'list': {
       if (positionals.length > 0) throw new UsageError('profile list takes no arguments');
       // Remotely the server redacts; locally `show` does.
-      const profiles = api === undefined ? (await withStore(open, values['data-dir'], allProfiles)).map(show) : await allRemoteProfiles(api, showSecrets);
+      const profiles = api === undefined ? (await withStore(open, values['data-dir'], allStoredProfiles)).map(show) : await allRemoteProfiles(api, showSecrets);
       if (values.json) printJson(io, profiles);
       else if (profiles.length === 0) io.stdout('no profiles\n');
       else for (const profile of profiles) io.stdout(`${profile.name.padEnd(24)} ${describeServers(profile)}${profile.description === undefined ? '' : `  ${profile.description}`}\n`);
@@ -76,16 +76,6 @@ export function validProfile(document: unknown): Profile {
 }
 
 /** Every profile; fleets have tens, not thousands, so one array is fine. */
-export async function allProfiles(store: BootstrapStore): Promise<Profile[]> {
-  const profiles: Profile[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listProfiles(cursor);
-    profiles.push(...page.items);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return profiles;
-}
 
 /**
  * Puts a profile through the admin API, which validates it as validProfile does (400 for the

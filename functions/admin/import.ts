@@ -1,3 +1,4 @@
+import { allStoredProfiles } from '../../shared/bootstrap/stored-profiles.ts';
 import { CsvError } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
@@ -11,7 +12,6 @@ import {
   type RejectedRow,
 } from '../../shared/bootstrap/device-import.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
-import type { Profile } from '../../shared/bootstrap/profile.ts';
 import { IMPORT_STORE_CONCURRENCY, writeImport } from '../../shared/bootstrap/import-writer.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { ApiError, bodyText, mediaType, type ApiIssue, type HttpApiEvent } from './http.ts';
@@ -43,7 +43,7 @@ export async function importDevices(store: BootstrapStore, event: HttpApiEvent, 
   if (format === undefined) {
     throw new ApiError(415, 'unsupported-media-type', `an import is sent as ${Object.keys(IMPORT_MEDIA_TYPES).join(', ')}`);
   }
-  const validator = new DeviceImportValidator({ profiles: await allProfiles(store), check: checkBootstrapConfiguration, csv: format === 'csv' });
+  const validator = new DeviceImportValidator({ profiles: new Map((await allStoredProfiles(store)).map((profile) => [profile.name, profile])), check: checkBootstrapConfiguration, csv: format === 'csv' });
   try {
     readRows(format, bodyText(event), validator);
   } catch (error) {
@@ -70,16 +70,6 @@ function rowIssue(rejection: RejectedRow): ApiIssue {
   };
 }
 
-async function allProfiles(store: BootstrapStore): Promise<Map<string, Profile>> {
-  const profiles = new Map<string, Profile>();
-  let cursor: string | undefined;
-  do {
-    const page = await store.listProfiles(cursor);
-    for (const profile of page.items) profiles.set(profile.name, profile);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return profiles;
-}
 
 function readRows(format: ImportFormat, text: string, validator: DeviceImportValidator): void {
   if (format === 'json') {
