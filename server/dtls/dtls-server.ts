@@ -93,6 +93,17 @@ export class DtlsServer {
     return this.#peers.size;
   }
 
+  /**
+   * Sends application data to a peer with an established session, for requests the server
+   * starts itself. False when there is no such session (never established, closed or evicted).
+   */
+  sendApplicationData(client: ClientAddress, data: Uint8Array): boolean {
+    const peer = this.#peers.get(peerKey(client));
+    if (peer?.session === undefined) return false;
+    this.#send(peer.client, [peer.session.encryptApplicationData(data)]);
+    return true;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#rotation);
     for (const peer of this.#peers.values()) clearTimeout(peer.timer);
