@@ -10,11 +10,14 @@ import { MirroredStore } from './store/mirrored-store.ts';
 import { ensureTable } from './store/table.ts';
 import { removeServerInfo, writeServerInfo } from './store/local-store.ts';
 import { applySeedConfig, type SeedConfig } from './seed-config.ts';
+import { PskCache, storePskSource } from './gateway/psk-cache.ts';
 
 export interface LocalServerOptions {
   /** Profiles, devices and outcomes persist here; absent = in memory (tests). */
   readonly dataDir?: string;
   readonly port?: number;
+  /** CoAP over DTLS (PSK); false or absent serves plain CoAP only. */
+  readonly coapsPort?: number | false;
   readonly host4?: string | false;
   readonly host6?: string | false;
   readonly tableName?: string;
@@ -64,7 +67,17 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     if (options.seed) await applySeedConfig(table, options.seed);
     const store = await MirroredStore.open({ store: table, log: warn });
     mirror = store;
-    proxy = await startChangeProxy({ target: dynalite.endpoint, tableName, onChange: (keys) => store.refresh(keys), log: warn });
+    const psk = new PskCache(storePskSource(store));
+    proxy = await startChangeProxy({
+      target: dynalite.endpoint,
+      tableName,
+      onChange: async (keys) => {
+        await store.refresh(keys);
+        // A device written from another process may have a new key or lost its old one.
+        psk.clear();
+      },
+      log: warn,
+    });
     gateway = await BootstrapGateway.start({
       gatewayId: 'local',
       backend: inProcessBackend({ store, newSessionId: randomUUID, now: () => new Date() }),
@@ -75,6 +88,16 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
         onWarning: warn,
       },
+      ...(options.coapsPort !== undefined && options.coapsPort !== false && {
+        coaps: {
+          port: options.coapsPort,
+          psk,
+          ...(options.host4 !== undefined && { host4: options.host4 }),
+          ...(options.host6 !== undefined && { host6: options.host6 }),
+          ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+          onWarning: warn,
+        },
+      }),
       ...(options.requestTimeoutMs !== undefined && { requestTimeoutMs: options.requestTimeoutMs }),
       ...(options.log !== undefined && { log: options.log }),
     });

@@ -20,6 +20,8 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
     args,
     options: {
       port: { type: 'string', short: 'p', default: '5683' },
+      'coaps-port': { type: 'string', default: '5684' },
+      'no-coaps': { type: 'boolean', default: false },
       'data-dir': { type: 'string', short: 'd' },
       config: { type: 'string', short: 'c' },
       bind4: { type: 'string' },
@@ -31,6 +33,7 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
     strict: true,
   });
   const port = parsePort(values.port, '--port');
+  const coapsPort = values['no-coaps'] ? false : parsePort(values['coaps-port'], '--coaps-port');
   const demoPort = values['demo-server'] === undefined ? undefined : parsePort(values['demo-server'], '--demo-server');
   const dataDir = resolveDataDir(values['data-dir']);
   let seed: SeedConfig | undefined;
@@ -43,6 +46,7 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
   const server = await listening('bootstrap server', port, () => startLocalServer({
     dataDir,
     port,
+    coapsPort,
     ...(values.bind4 !== undefined && { host4: values.bind4 }),
     ...(values['no-ipv6'] ? { host6: false } : values.bind6 !== undefined ? { host6: values.bind6 } : {}),
     ...(seed !== undefined && { seed }),
@@ -54,6 +58,9 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
   const v4 = server.gateway.coap.address('IPv4');
   const v6 = server.gateway.coap.address('IPv6');
   print(`lwm2m-bs: bootstrap server listening on ${[v4 && `udp ${v4.address}:${v4.port}`, v6 && `udp [${v6.address}]:${v6.port}`].filter(Boolean).join(' and ')}`);
+  const s4 = server.gateway.coaps?.address('IPv4');
+  const s6 = server.gateway.coaps?.address('IPv6');
+  if (s4 || s6) print(`lwm2m-bs: coaps (DTLS 1.2, PSK) on ${[s4 && `udp ${s4.address}:${s4.port}`, s6 && `udp [${s6.address}]:${s6.port}`].filter(Boolean).join(' and ')}`);
   print(`lwm2m-bs: data directory ${dataDir}${seed ? `, loaded ${seed.profiles.length} profiles and ${seed.devices.length} devices from ${values.config}` : ''}`);
   if (demo) print(`lwm2m-bs: demo LwM2M server (registrations only) on udp 0.0.0.0:${demo.port}`);
   const stopping = new Promise<void>((resolve) => {
@@ -104,9 +111,11 @@ async function listening<T>(what: string, port: number, start: () => Promise<T>)
     return await start();
   } catch (error) {
     if (error instanceof DataDirInUseError) throw new InputError(error.message);
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new InputError(`${what}: UDP port ${port} is already in use`);
-    if (code === 'EACCES') throw new InputError(`${what}: not allowed to bind UDP port ${port}`);
+    const { code, port: failed } = error as NodeJS.ErrnoException & { port?: number };
+    // The error names the port it failed on: the coaps port when plain CoAP's was free.
+    const taken = typeof failed === 'number' && failed !== 0 ? failed : port;
+    if (code === 'EADDRINUSE') throw new InputError(`${what}: UDP port ${taken} is already in use`);
+    if (code === 'EACCES') throw new InputError(`${what}: not allowed to bind UDP port ${taken}`);
     throw error;
   }
 }

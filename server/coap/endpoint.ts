@@ -1,4 +1,3 @@
-import type { RemoteInfo } from 'node:dgram';
 import { CoapCode, isRequestCode, isReservedCodeClass } from '../../shared/coap/code.ts';
 import { isBlockSize } from '../../shared/coap/block.ts';
 import type { BlockSize } from '../../shared/coap/block.ts';
@@ -20,8 +19,8 @@ import { RateLimiter } from './rate-limiter.ts';
 import { RequestPipeline } from './request-pipeline.ts';
 import type { ResponseParts } from './request-pipeline.ts';
 import { requestTemplate } from './request-template.ts';
-import { closeSocket, openSockets } from './sockets.ts';
-import type { EndpointSockets } from './sockets.ts';
+import type { CoapTransport } from './transport.ts';
+import { udpTransport } from './udp-transport.ts';
 import { describePeer, peerKey } from './types.ts';
 import type { CoapEndpointOptions, CoapPeer, CoapResponse, OutgoingRequest } from './types.ts';
 
@@ -46,7 +45,7 @@ export class CoapEndpoint {
   readonly #exchanges: ExchangeStore;
   readonly #pipeline: RequestPipeline;
   readonly #sweeper: NodeJS.Timeout;
-  #sockets: EndpointSockets = { udp4: undefined, udp6: undefined };
+  #transport: CoapTransport | undefined;
   #closed = false;
 
   static async open(options: CoapEndpointOptions): Promise<CoapEndpoint> {
@@ -58,13 +57,10 @@ export class CoapEndpoint {
       throw new TypeError('CoAP endpoint needs IPv4 or IPv6');
     }
     try {
-      endpoint.#sockets = await openSockets({
-        port: options.port,
-        host4,
-        host6,
-        onMessage: (datagram, remote) => endpoint.#onDatagram(datagram, remote),
-        onWarning: (message) => endpoint.#warn(message),
-      });
+      endpoint.#transport = await (options.transport ?? udpTransport)(
+        { port: options.port, host4, host6 },
+        { receive: (datagram, peer) => endpoint.#onDatagram(datagram, peer), warn: (message) => endpoint.#warn(message) },
+      );
     } catch (error) {
       endpoint.#stop();
       throw error;
@@ -123,10 +119,8 @@ export class CoapEndpoint {
   }
 
   address(family: 'IPv4' | 'IPv6'): { address: string; port: number } | undefined {
-    const socket = family === 'IPv4' ? this.#sockets.udp4 : this.#sockets.udp6;
-    if (socket === undefined || this.#closed) return undefined;
-    const { address, port } = socket.address();
-    return { address, port };
+    if (this.#closed) return undefined;
+    return this.#transport?.address(family);
   }
 
   /**
@@ -160,8 +154,7 @@ export class CoapEndpoint {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#stop();
-    const { udp4, udp6 } = this.#sockets;
-    await Promise.all([closeSocket(udp4), closeSocket(udp6)]);
+    await this.#transport?.close();
   }
 
   #stop(): void {
@@ -172,11 +165,9 @@ export class CoapEndpoint {
     this.#limiter.clear();
   }
 
-  #onDatagram(datagram: Buffer, remote: RemoteInfo): void {
+  #onDatagram(bytes: Uint8Array, peer: CoapPeer): void {
     if (this.#closed) return;
     this.#counters.increment('received');
-    const peer: CoapPeer = { address: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' };
-    const bytes = new Uint8Array(datagram.buffer, datagram.byteOffset, datagram.byteLength);
     let message: CoapMessage;
     try {
       message = parseCoapMessage(bytes);
@@ -337,15 +328,9 @@ export class CoapEndpoint {
 
   #send(peer: CoapPeer, datagram: Uint8Array): void {
     if (this.#closed) return;
-    const socket = peer.family === 'IPv6' ? this.#sockets.udp6 : this.#sockets.udp4;
-    if (socket === undefined) {
+    this.#transport?.send(peer, datagram, (message) => {
       this.#counters.increment('sendErrors');
-      return;
-    }
-    socket.send(datagram, peer.port, peer.address, (error) => {
-      if (error === null || error === undefined) return;
-      this.#counters.increment('sendErrors');
-      this.#warn(`send to ${describePeer(peer)} failed: ${error.message}`);
+      this.#warn(`send to ${describePeer(peer)} failed: ${message}`);
     });
   }
 

@@ -1,11 +1,7 @@
 import type { CoapMessage } from '../../shared/coap/message.ts';
+import type { CoapPeer, TransportFactory } from './transport.ts';
 
-/** Where a datagram came from; `family` picks the socket that answers it. */
-export interface CoapPeer {
-  readonly address: string;
-  readonly port: number;
-  readonly family: 'IPv4' | 'IPv6';
-}
+export type { CoapPeer } from './transport.ts';
 
 export interface IncomingRequest {
   readonly peer: CoapPeer;
@@ -69,6 +65,8 @@ export interface CoapEndpointOptions {
   /** Largest response body we reassemble from Block2 (default 1 MiB). */
   readonly maxResponseBodySize?: number;
   onWarning?(message: string): void;
+  /** What carries the messages; plain UDP when absent. */
+  readonly transport?: TransportFactory;
 }
 
 /** A map key for a peer: the family is implied by the address. */

@@ -7,13 +7,20 @@ import { CONTRACT_VERSION, type BootstrapRequested, type Downlink } from '../../
 import { endpointName } from '../../shared/bootstrap/device.ts';
 import type { SessionResult } from '../../shared/bootstrap/session.ts';
 import { CoapEndpoint, type CoapEndpointOptions, type CoapPeer, type IncomingRequest, type OutgoingResponse } from '../coap/endpoint.ts';
+import { dtlsTransport, type DtlsTransportOptions } from '../coap/dtls-transport.ts';
 import type { BackendChannel } from './backend-channel.ts';
+import type { PskSource } from './psk-cache.ts';
 import { SessionRunner } from './session-runner.ts';
 
 export interface BootstrapGatewayOptions {
   readonly gatewayId: string;
   readonly backend: BackendChannel;
   readonly coap: Omit<CoapEndpointOptions, 'onRequest'>;
+  /**
+   * CoAP over DTLS with PSK (coaps, port 5684): keys come from `psk`, and a Bootstrap-Request is
+   * sent to the backend with the identity the handshake authenticated.
+   */
+  readonly coaps?: Omit<CoapEndpointOptions, 'onRequest' | 'transport'> & Omit<DtlsTransportOptions, 'lookupPsk'> & { readonly psk: PskSource };
   /** Per request to the client, on top of CoAP retransmission. */
   readonly requestTimeoutMs?: number;
   readonly log?: (event: GatewayLogEvent) => void;
@@ -42,6 +49,7 @@ export class BootstrapGateway {
   private arrivals = 0;
   private closing = false;
   private coapEndpoint: CoapEndpoint | undefined;
+  private coapsEndpoint: CoapEndpoint | undefined;
   private readonly stats = { bootstrapsStarted: 0, bootstrapsEnded: 0, bootstrapsRejected: 0, bspackServed: 0, sessionsCancelled: 0, requestsSuperseded: 0 };
 
   private constructor(options: BootstrapGatewayOptions) {
@@ -50,7 +58,25 @@ export class BootstrapGateway {
 
   static async start(options: BootstrapGatewayOptions): Promise<BootstrapGateway> {
     const gateway = new BootstrapGateway(options);
-    gateway.coapEndpoint = await CoapEndpoint.open({ ...options.coap, onRequest: (request) => gateway.handle(request) });
+    gateway.coapEndpoint = await CoapEndpoint.open({ ...options.coap, onRequest: (request) => gateway.handle(request, gateway.coap) });
+    if (options.coaps !== undefined) {
+      const { psk, maxPeers, handshakeTimeoutMs, ...coaps } = options.coaps;
+      try {
+        const secure = await CoapEndpoint.open({
+          ...coaps,
+          transport: dtlsTransport({
+            lookupPsk: async (identity) => (await psk.lookup(identity))?.key,
+            ...(maxPeers !== undefined && { maxPeers }),
+            ...(handshakeTimeoutMs !== undefined && { handshakeTimeoutMs }),
+          }),
+          onRequest: (request) => gateway.handle(request, secure),
+        });
+        gateway.coapsEndpoint = secure;
+      } catch (error) {
+        await gateway.coap.close();
+        throw error;
+      }
+    }
     return gateway;
   }
 
@@ -59,8 +85,15 @@ export class BootstrapGateway {
     return this.coapEndpoint;
   }
 
+  /** The DTLS endpoint, when the gateway serves coaps. */
+  get coaps(): CoapEndpoint | undefined {
+    return this.coapsEndpoint;
+  }
+
+  /** The plain UDP endpoint's counters, the coaps endpoint's prefixed with `coaps.`, and the sessions'. */
   counters(): Readonly<Record<string, number>> {
-    return { ...this.coap.counters(), ...this.stats, activeSessions: this.sessions.size };
+    const secure = Object.entries(this.coapsEndpoint?.counters() ?? {}).map(([name, value]) => [`coaps.${name}`, value] as const);
+    return { ...this.coap.counters(), ...Object.fromEntries(secure), ...this.stats, activeSessions: this.sessions.size };
   }
 
   /** Sessions still running; outcomes are written before close() resolves. */
@@ -72,37 +105,38 @@ export class BootstrapGateway {
     for (const session of this.sessions.values()) session.cancel('server shutting down');
     await Promise.allSettled([...this.sessions.values()].map((session) => session.done));
     await Promise.allSettled([...this.pendingOutcomes]);
-    await this.coap.close();
+    await Promise.all([this.coap.close(), this.coapsEndpoint?.close()]);
   }
 
-  private handle(request: IncomingRequest): Promise<OutgoingResponse> {
+  private handle(request: IncomingRequest, via: CoapEndpoint): Promise<OutgoingResponse> {
     if (this.closing) return Promise.resolve({ code: CoapCode.SERVICE_UNAVAILABLE });
-    const answer = this.route(request);
+    const answer = this.route(request, via);
     this.inFlightRequests.add(answer);
     void answer.finally(() => this.inFlightRequests.delete(answer)).catch(() => undefined);
     return answer;
   }
 
-  private async route(request: IncomingRequest): Promise<OutgoingResponse> {
+  private async route(request: IncomingRequest, via: CoapEndpoint): Promise<OutgoingResponse> {
     const path = uriPathString(request.message.options);
     const method = request.message.code;
     if (path === '/bs') {
-      return method === CoapCode.POST ? this.bootstrapRequest(request, 'bs') : { code: CoapCode.METHOD_NOT_ALLOWED };
+      return method === CoapCode.POST ? this.bootstrapRequest(request, 'bs', via) : { code: CoapCode.METHOD_NOT_ALLOWED };
     }
     if (path === '/bspack') {
-      return method === CoapCode.GET ? this.bootstrapRequest(request, 'bspack') : { code: CoapCode.METHOD_NOT_ALLOWED };
+      return method === CoapCode.GET ? this.bootstrapRequest(request, 'bspack', via) : { code: CoapCode.METHOD_NOT_ALLOWED };
     }
     return { code: CoapCode.NOT_FOUND };
   }
 
-  private async bootstrapRequest(request: IncomingRequest, kind: 'bs' | 'bspack'): Promise<OutgoingResponse> {
+  private async bootstrapRequest(request: IncomingRequest, kind: 'bs' | 'bspack', via: CoapEndpoint): Promise<OutgoingResponse> {
     let query: Map<string, string>;
     try {
       query = queryParameters(request.message.options);
     } catch {
       return badRequest('query parameter given twice');
     }
-    const endpoint = endpointName.safeParse(query.get('ep'));
+    const { identity } = request.peer;
+    const endpoint = endpointName.safeParse(query.get('ep') ?? (identity === undefined ? undefined : await this.endpointOfIdentity(identity)));
     if (!endpoint.success) return badRequest(query.has('ep') ? 'invalid endpoint name' : 'missing ep');
     const pctText = query.get('pct');
     const pct = pctText === undefined ? undefined : Number(pctText);
@@ -117,7 +151,8 @@ export class BootstrapGateway {
       gatewayId: this.options.gatewayId,
       endpoint: endpoint.data,
       peer: { address: request.peer.address, port: request.peer.port },
-      transport: 'udp',
+      transport: identity === undefined ? 'udp' : 'dtls',
+      ...(identity !== undefined && { pskIdentity: identity }),
       kind,
       ...(pct !== undefined && { preferredContentFormat: pct }),
       ...(request.message.options.accept !== undefined && { accept: request.message.options.accept }),
@@ -154,7 +189,7 @@ export class BootstrapGateway {
     if (kind === 'bspack') return this.bootstrapPack(answer.sessionId, endpoint.data, startedAt, answer.plan, request.message.options.accept, answer.outcomeRecorded === true);
 
     this.sessions.get(endpoint.data)?.cancel('superseded by a new Bootstrap-Request');
-    const runner = new SessionRunner(this.coap, request.peer, {
+    const runner = new SessionRunner(via, request.peer, {
       endpoint: endpoint.data,
       sessionId: answer.sessionId,
       startedAt,
@@ -170,6 +205,18 @@ export class BootstrapGateway {
     // endpoint has sent the piggybacked answer.
     setImmediate(() => runner.start(answer.plan, pct));
     return { code: CoapCode.CHANGED };
+  }
+
+  /**
+   * A client over DTLS may leave `ep` out: the PSK identity it authenticated with names the
+   * device. The handshake has just looked the identity up, so this is the cache's answer.
+   */
+  private async endpointOfIdentity(identity: string): Promise<string | undefined> {
+    try {
+      return (await this.options.coaps?.psk.lookup(identity))?.endpoint;
+    } catch {
+      return undefined;
+    }
   }
 
   private bootstrapPack(
