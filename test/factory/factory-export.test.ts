@@ -85,7 +85,8 @@ describe('factory bootstrap information', () => {
   });
 
   it('warns when the device would leave the factory without a Bootstrap-Server account', () => {
-    const { bootstrapServerWrite: _dropped, ...withoutAccount } = PLAN;
+    const withoutAccount: BootstrapPlan = { ...PLAN };
+    delete withoutAccount.bootstrapServerWrite;
     const exported = factoryExport(request(true, withoutAccount));
     assert.equal(exported.warnings.length, 1);
     assert.match(exported.warnings[0]!, /never be bootstrapped again/);
