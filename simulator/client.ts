@@ -8,7 +8,7 @@ import { booleanValue, integerValue, opaqueValue, stringValue } from '../shared/
 import { BootstrapResponder } from './bootstrap-responder.ts';
 import { ClientObjectStore, DEVICE, SECURITY, type SecurityAccountSummary } from './client-state.ts';
 import { register } from './registration.ts';
-import { CoapTransport, type PeerAddress, type TransmissionParameters } from './transport.ts';
+import { CoapTransport, type DtlsCipherSuiteName, type PeerAddress, type TransmissionParameters } from './transport.ts';
 import { defaultPreferredFormat, defaultSupportedFormats, supportedObjects, type ClientVersion } from './versions.ts';
 
 export type { ClientVersion } from './versions.ts';
@@ -26,12 +26,34 @@ export interface ClientTimeouts {
   readonly separateResponseTimeoutMs?: number;
   /** A bootstrap session with no request from the server for this long fails (30 s). */
   readonly bootstrapIdleMs?: number;
+  /** The DTLS handshake with the Bootstrap-Server must finish within this (5 s). */
+  readonly dtlsHandshakeMs?: number;
+}
+
+/** A factory-installed PSK for the Bootstrap-Server (Security Mode 0: Pre-Shared Key). */
+export interface BootstrapPsk {
+  /** PSK Identity (Security resource 3), sent as its UTF-8 bytes. */
+  readonly identity: string;
+  /** Secret Key (Security resource 5). */
+  readonly key: Uint8Array;
+  /** The suites offered, in order; node-dtls-client's whole list when absent. */
+  readonly ciphers?: readonly DtlsCipherSuiteName[];
 }
 
 export interface SimulatedClientOptions {
   readonly endpoint: string;
   readonly version: ClientVersion;
   readonly bootstrapServer: PeerAddress;
+  /**
+   * Bootstrap over DTLS with this PSK (coaps://): the factory Bootstrap-Server Account then says
+   * coaps://, Security Mode 0 and this identity and key. Plain CoAP when absent.
+   */
+  readonly bootstrapPsk?: BootstrapPsk;
+  /**
+   * Leave `ep` out of the Bootstrap-Request (and the Bootstrap-Pack request), for a server that
+   * knows the client by its DTLS PSK identity instead. Default false.
+   */
+  readonly omitEndpointName?: boolean;
   /** `pct` for 1.1 and 1.2 (default 110 for 1.1, 112 for 1.2); 1.0 sends none. Also the Accept of a Bootstrap-Pack request. */
   readonly preferredFormat?: number;
   /** Formats a Bootstrap-Write may use; defaults per version (see versions.ts). */
@@ -116,8 +138,9 @@ export class SimulatedClient {
       bootstrapMs: bootstrapMs ?? performance.now() - started,
       ...(registerMs === undefined ? {} : { registerMs }),
     });
-    const transport = await this.#open(this.#options.bootstrapServer);
+    let transport: CoapTransport | undefined;
     try {
+      transport = await this.#openBootstrap(responder);
       transport.onRequest((request) => responder.handle(request));
       if (this.#options.useBootstrapPack ?? version === '1.2') {
         if (await this.#bootstrapPack(transport, responder)) method = 'bspack';
@@ -134,7 +157,7 @@ export class SimulatedClient {
     } catch (error) {
       return result(error instanceof Error ? error.message : String(error));
     } finally {
-      await this.#close(transport);
+      if (transport !== undefined) await this.#close(transport);
     }
   }
 
@@ -147,7 +170,7 @@ export class SimulatedClient {
     const accept = this.#preferredFormat;
     const response = await transport.request(this.#options.bootstrapServer, {
       code: CoapCode.GET,
-      options: { uriPath: ['bspack'], uriQuery: [`ep=${this.#options.endpoint}`], accept },
+      options: { uriPath: ['bspack'], uriQuery: this.#endpointQuery(), accept },
     });
     if (PACK_FALLBACK_CODES.has(response.code)) {
       responder.steps.push(`bspack ${describeCode(response.code)}: falling back to /bs`);
@@ -167,7 +190,7 @@ export class SimulatedClient {
 
   /** POST /bs?ep=[&pct=], then serve the server's requests until Bootstrap-Finish or the idle timeout. */
   async #bootstrapRequest(transport: CoapTransport, responder: BootstrapResponder): Promise<void> {
-    const { endpoint, version } = this.#options;
+    const { version } = this.#options;
     const idleMs = this.#options.timeouts?.bootstrapIdleMs ?? DEFAULT_BOOTSTRAP_IDLE_MS;
     let timer: NodeJS.Timeout | undefined;
     const idle = new Promise<never>((_resolve, reject) => {
@@ -185,7 +208,7 @@ export class SimulatedClient {
     idle.catch(() => undefined);
     try {
       responder.steps.push('bootstrap-request');
-      const query = [`ep=${endpoint}`, ...(version === '1.0' ? [] : [`pct=${this.#preferredFormat}`])];
+      const query = [...this.#endpointQuery(), ...(version === '1.0' ? [] : [`pct=${this.#preferredFormat}`])];
       const response = await Promise.race([
         transport.request(this.#options.bootstrapServer, { code: CoapCode.POST, options: { uriPath: ['bs'], uriQuery: query } }),
         idle,
@@ -207,8 +230,29 @@ export class SimulatedClient {
     });
   }
 
-  async #open(peer: PeerAddress): Promise<CoapTransport> {
-    const transport = await CoapTransport.forPeer(peer, this.#transmission);
+  #endpointQuery(): string[] {
+    return this.#options.omitEndpointName === true ? [] : [`ep=${this.#options.endpoint}`];
+  }
+
+  /** Plain UDP, or a DTLS session (its handshake a step of its own) when a PSK is configured. */
+  async #openBootstrap(responder: BootstrapResponder): Promise<CoapTransport> {
+    const server = this.#options.bootstrapServer;
+    const psk = this.#options.bootstrapPsk;
+    let transport: CoapTransport;
+    if (psk === undefined) {
+      transport = await CoapTransport.forPeer(server, this.#transmission);
+    } else {
+      responder.steps.push('dtls-handshake');
+      const handshakeTimeoutMs = this.#options.timeouts?.dtlsHandshakeMs;
+      transport = await CoapTransport.overDtls({
+        server,
+        identity: psk.identity,
+        key: psk.key,
+        ...(psk.ciphers === undefined ? {} : { ciphers: psk.ciphers }),
+        ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs }),
+        transmission: this.#transmission,
+      });
+    }
     this.#transports.add(transport);
     return transport;
   }
@@ -219,10 +263,13 @@ export class SimulatedClient {
   }
 }
 
-/** What the device ships with: the Bootstrap-Server Account (NoSec here) and the Device object. */
+/** What the device ships with: the Bootstrap-Server Account (NoSec, or PSK over coaps) and the Device object. */
 function factoryState(options: SimulatedClientOptions): ContentTree {
   const { host, port } = options.bootstrapServer;
-  const account = options.initialBootstrapAccount ?? { instanceId: 0, uri: `coap://${isIPv6(host) ? `[${host}]` : host}:${port}` };
+  const psk = options.bootstrapPsk;
+  const scheme = psk === undefined ? 'coap' : 'coaps';
+  const account = options.initialBootstrapAccount ?? { instanceId: 0, uri: `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}` };
+  const empty = new Uint8Array(0);
   return [
     {
       id: SECURITY,
@@ -232,10 +279,10 @@ function factoryState(options: SimulatedClientOptions): ContentTree {
           resources: [
             { kind: 'single', id: 0, value: stringValue(account.uri) },
             { kind: 'single', id: 1, value: booleanValue(true) },
-            { kind: 'single', id: 2, value: integerValue(SecurityMode.NO_SEC) },
-            { kind: 'single', id: 3, value: opaqueValue(new Uint8Array(0)) },
-            { kind: 'single', id: 4, value: opaqueValue(new Uint8Array(0)) },
-            { kind: 'single', id: 5, value: opaqueValue(new Uint8Array(0)) },
+            { kind: 'single', id: 2, value: integerValue(psk === undefined ? SecurityMode.NO_SEC : SecurityMode.PSK) },
+            { kind: 'single', id: 3, value: opaqueValue(psk === undefined ? empty : new TextEncoder().encode(psk.identity)) },
+            { kind: 'single', id: 4, value: opaqueValue(empty) },
+            { kind: 'single', id: 5, value: opaqueValue(psk === undefined ? empty : psk.key) },
           ],
         },
       ],

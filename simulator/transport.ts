@@ -1,5 +1,4 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import {
   CoapCode,
@@ -16,18 +15,20 @@ import {
   type CoapOptions,
   type CoapType,
 } from '../shared/coap/index.ts';
+import { UdpLink, formatPeer, type DatagramLink, type PeerAddress } from './datagram-link.ts';
+import { DtlsLink, type DtlsLinkOptions } from './dtls-link.ts';
+
+export { formatPeer, type PeerAddress } from './datagram-link.ts';
+export { DtlsHandshakeError, type DtlsCipherSuiteName } from './dtls-link.ts';
 
 /**
- * A minimal CoAP peer over UDP (RFC 7252) for the simulated clients and the test LwM2M server.
- * It is written apart from server/ on purpose: a gateway bug must not be mirrored here and
- * cancel out. Both roles on one socket: it sends CON requests (retransmitted, Block2-reassembled)
- * and answers incoming requests with piggybacked ACKs (deduplicated by Message ID, Block1
- * reassembled, Block2 served from the whole answer).
+ * A minimal CoAP peer (RFC 7252) for the simulated clients and the test LwM2M server, over plain
+ * UDP or one DTLS session (datagram-link.ts, dtls-link.ts). It is written apart from server/ on
+ * purpose: a gateway bug must not be mirrored here and cancel out. Both roles on one link: it
+ * sends CON requests (retransmitted, Block2-reassembled) and answers incoming requests with
+ * piggybacked ACKs (deduplicated by Message ID, Block1 reassembled, Block2 served from the whole
+ * answer).
  */
-export interface PeerAddress {
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface TransmissionParameters {
   /** ACK_TIMEOUT (RFC 7252 4.8): 2 s. */
@@ -100,8 +101,13 @@ const MAX_BODY_BYTES = 256 * 1024;
 const DEFAULT_BLOCK_SIZE: BlockSize = 1024;
 const EMPTY = new Uint8Array(0);
 
+/** What `CoapTransport.overDtls` needs: the server, the PSK, and optionally suites and timings. */
+export interface DtlsTransportOptions extends DtlsLinkOptions {
+  readonly transmission?: Partial<TransmissionParameters>;
+}
+
 export class CoapTransport {
-  readonly #socket: Socket;
+  readonly #link: DatagramLink;
   readonly #parameters: TransmissionParameters;
   /** Our requests awaiting an ACK. By Message ID alone: a host name and the address it resolved to must match. */
   readonly #byMessageId = new Map<number, PendingExchange>();
@@ -119,26 +125,26 @@ export class CoapTransport {
   #nextMessageId = randomInt(0, 0x10000);
   #closed = false;
 
-  private constructor(socket: Socket, parameters: TransmissionParameters) {
-    this.#socket = socket;
+  private constructor(link: DatagramLink, parameters: TransmissionParameters) {
+    this.#link = link;
     this.#parameters = parameters;
-    socket.on('message', (datagram, remote) => this.#receive(datagram, { host: remote.address, port: remote.port }));
-    // A send to a closed port can surface as an error event; the exchange times out instead.
-    socket.on('error', () => undefined);
+    link.receive((datagram, peer) => this.#receive(datagram, peer));
+    link.onDown((reason) => this.#failPending(reason));
   }
 
-  /** Binds a socket; the family follows `host` (an IPv6 literal gives udp6). Port 0 picks one. */
+  /** Binds a UDP socket; the family follows `host` (an IPv6 literal gives udp6). Port 0 picks one. */
   static async open(options: { host?: string; port?: number; transmission?: Partial<TransmissionParameters> } = {}): Promise<CoapTransport> {
-    const host = options.host ?? '0.0.0.0';
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(options.port ?? 0, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return new CoapTransport(socket, { ...DEFAULT_TRANSMISSION, ...options.transmission });
+    const link = await UdpLink.bind(options.host ?? '0.0.0.0', options.port ?? 0);
+    return new CoapTransport(link, { ...DEFAULT_TRANSMISSION, ...options.transmission });
+  }
+
+  /**
+   * A DTLS session with PSK to `server` (coaps://), the handshake done before this resolves; a
+   * failed handshake rejects with DtlsHandshakeError. Requests and answers go to that server only.
+   */
+  static async overDtls(options: DtlsTransportOptions): Promise<CoapTransport> {
+    const link = await DtlsLink.connect(options);
+    return new CoapTransport(link, { ...DEFAULT_TRANSMISSION, ...options.transmission });
   }
 
   /** A socket able to reach `peer`: udp6 for an IPv6 literal, udp4 otherwise. */
@@ -147,7 +153,7 @@ export class CoapTransport {
   }
 
   get port(): number {
-    return this.#socket.address().port;
+    return this.#link.localPort;
   }
 
   onRequest(handler: RequestHandler): void {
@@ -187,13 +193,17 @@ export class CoapTransport {
     await Promise.all(this.#serving);
     if (this.#unsent > 0) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
     this.#closed = true;
+    this.#failPending(new Error('transport closed'));
+    await this.#link.close();
+  }
+
+  #failPending(reason: Error): void {
     for (const exchange of this.#byToken.values()) {
       clearTimeout(exchange.timer);
-      exchange.reject(new Error('transport closed'));
+      exchange.reject(reason);
     }
     this.#byToken.clear();
     this.#byMessageId.clear();
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 
   #exchange(peer: PeerAddress, code: number, options: CoapOptions, payload: Uint8Array): Promise<CoapMessage> {
@@ -248,7 +258,7 @@ export class CoapTransport {
   #send(bytes: Uint8Array, peer: PeerAddress): void {
     if (this.#closed) return;
     this.#unsent += 1;
-    this.#socket.send(bytes, peer.port, peer.host, () => {
+    this.#link.send(bytes, peer, () => {
       this.#unsent -= 1;
       if (this.#unsent === 0) for (const drained of this.#drainWaiters.splice(0)) drained();
     });
@@ -455,8 +465,4 @@ function hex(bytes: Uint8Array): string {
 
 function messageKey(peer: PeerAddress, messageId: number): string {
   return `${formatPeer(peer)}#${messageId}`;
-}
-
-export function formatPeer(peer: PeerAddress): string {
-  return isIPv6(peer.host) ? `[${peer.host}]:${peer.port}` : `${peer.host}:${peer.port}`;
 }
