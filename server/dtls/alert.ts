@@ -18,6 +18,8 @@ export const AlertDescription = {
   decryptError: 51,
   protocolVersion: 70,
   internalError: 80,
+  /** Warning only: the peer asked for a renegotiation that is refused (RFC 5246 7.2.2). */
+  noRenegotiation: 100,
 } as const;
 export type AlertDescription = (typeof AlertDescription)[keyof typeof AlertDescription];
 

@@ -9,6 +9,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { concatBytes, uintBytes } from './bytes.ts';
 import { BadRecordMacError } from './record-protection-error.ts';
+import type { RecordCipher, RecordContext } from './record-cipher.ts';
 import { recordSequence } from './record.ts';
 
 export const CCM_8_TAG_LENGTH = 8;
@@ -23,13 +24,7 @@ export interface Ccm8Keys {
   readonly implicitIv: Uint8Array;
 }
 
-/** What identifies the record: the header fields that enter the additional data. */
-export interface RecordContext {
-  readonly type: number;
-  readonly version: number;
-  readonly epoch: number;
-  readonly sequenceNumber: number;
-}
+export type { RecordContext };
 
 function additionalData(context: RecordContext, plaintextLength: number): Uint8Array {
   return concatBytes(
@@ -78,4 +73,13 @@ export function decryptCcm8(keys: Ccm8Keys, context: RecordContext, fragment: Ui
   } catch {
     throw new BadRecordMacError();
   }
+}
+
+/** One direction's CCM_8 keys as a RecordCipher. */
+export function ccm8Cipher(keys: Ccm8Keys): RecordCipher {
+  checkKeys(keys);
+  return {
+    protect: (context, plaintext) => encryptCcm8(keys, context, plaintext),
+    open: (context, fragment) => decryptCcm8(keys, context, fragment),
+  };
 }

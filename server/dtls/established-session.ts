@@ -1,20 +1,13 @@
 /**
- * Record protection once the handshake is done: AES-128-CCM-8 in epoch 1, one write sequence and
- * one replay window. Received records that are replayed, from another epoch or fail
- * authentication are dropped silently (RFC 6347 section 4.1.2.7): `open` returns undefined and
- * says nothing about which check failed.
+ * Record protection once the handshake is done: the negotiated suite's ciphers in epoch 1, one
+ * write sequence and one replay window. Received records that are replayed, from another epoch or
+ * fail authentication are dropped silently (RFC 6347 section 4.1.2.7): `open` returns undefined
+ * and says nothing about which check failed.
  */
-import { encryptCcm8, decryptCcm8, type Ccm8Keys } from './ccm8.ts';
 import { isBadRecordMacError } from './record-protection-error.ts';
+import type { SessionCiphers } from './record-cipher.ts';
 import { ContentType, DTLS_1_2, MAX_SEQUENCE_NUMBER, type DtlsRecord } from './record.ts';
 import type { ReplayWindow } from './replay-window.ts';
-
-export interface SessionKeys {
-  /** client_write_key / client_write_IV: what the server decrypts with. */
-  readonly read: Ccm8Keys;
-  /** server_write_key / server_write_IV. */
-  readonly write: Ccm8Keys;
-}
 
 export interface OpenedRecord {
   readonly type: ContentType;
@@ -23,7 +16,7 @@ export interface OpenedRecord {
 
 export class EstablishedSession {
   readonly epoch: number;
-  readonly #keys: SessionKeys;
+  readonly #ciphers: SessionCiphers;
   readonly #window: ReplayWindow;
   #nextWriteSequence: number;
 
@@ -31,8 +24,8 @@ export class EstablishedSession {
    * `window` already holds the client's Finished and `nextWriteSequence` follows the server's
    * Finished, both of which were sent in this epoch during the handshake.
    */
-  constructor(keys: SessionKeys, epoch: number, nextWriteSequence: number, window: ReplayWindow) {
-    this.#keys = keys;
+  constructor(ciphers: SessionCiphers, epoch: number, nextWriteSequence: number, window: ReplayWindow) {
+    this.#ciphers = ciphers;
     this.epoch = epoch;
     this.#nextWriteSequence = nextWriteSequence;
     this.#window = window;
@@ -43,14 +36,14 @@ export class EstablishedSession {
     if (this.#nextWriteSequence > MAX_SEQUENCE_NUMBER) throw new RangeError('DTLS write sequence exhausted');
     const sequenceNumber = this.#nextWriteSequence++;
     const context = { type, version: DTLS_1_2, epoch: this.epoch, sequenceNumber };
-    return { ...context, fragment: encryptCcm8(this.#keys.write, context, plaintext) };
+    return { ...context, fragment: this.#ciphers.write.protect(context, plaintext) };
   }
 
   open(record: DtlsRecord): OpenedRecord | undefined {
     if (record.epoch !== this.epoch || !this.#window.mayAccept(record.sequenceNumber)) return undefined;
     let plaintext: Uint8Array;
     try {
-      plaintext = decryptCcm8(this.#keys.read, record, record.fragment);
+      plaintext = this.#ciphers.read.open(record, record.fragment);
     } catch (error) {
       if (isBadRecordMacError(error)) return undefined;
       throw error;
