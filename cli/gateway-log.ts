@@ -10,6 +10,8 @@ export function describeGatewayEvent(event: GatewayLogEvent): string {
       return `bootstrap ${event.outcome}: ${event.endpoint} in ${event.ms} ms${event.detail ? ` (${event.detail})` : ''}`;
     case 'bootstrap-rejected':
       return `bootstrap rejected: ${event.endpoint} from ${event.peer}: ${event.reason}`;
+    case 'dtls-handshake-failed':
+      return `dtls handshake failed: ${event.peer}: ${event.alert}`;
     case 'error':
       return `error: ${event.message}`;
   }

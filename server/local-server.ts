@@ -18,6 +18,8 @@ export interface LocalServerOptions {
   readonly port?: number;
   /** CoAP over DTLS (PSK); false or absent serves plain CoAP only. */
   readonly coapsPort?: number | false;
+  /** DTLS cipher suites in preference order (default TLS_PSK_WITH_AES_128_CCM_8, then TLS_PSK_WITH_AES_128_CBC_SHA256). */
+  readonly coapsCipherSuites?: readonly number[];
   readonly host4?: string | false;
   readonly host6?: string | false;
   readonly tableName?: string;
@@ -92,6 +94,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         coaps: {
           port: options.coapsPort,
           psk,
+          ...(options.coapsCipherSuites !== undefined && { cipherSuites: options.coapsCipherSuites }),
           ...(options.host4 !== undefined && { host4: options.host4 }),
           ...(options.host6 !== undefined && { host6: options.host6 }),
           ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),

@@ -2,7 +2,7 @@ import { DtlsServer, type DtlsServerOptions } from '../dtls/dtls-server.ts';
 import type { CoapPeer } from './types.ts';
 import type { CoapTransport, TransportFactory } from './transport.ts';
 
-export type DtlsTransportOptions = Pick<DtlsServerOptions, 'lookupPsk' | 'maxPeers' | 'handshakeTimeoutMs'>;
+export type DtlsTransportOptions = Pick<DtlsServerOptions, 'lookupPsk' | 'maxPeers' | 'handshakeTimeoutMs' | 'cipherSuites' | 'onHandshakeFailed'>;
 
 /**
  * CoAP over DTLS (RFC 7252 section 9, "coaps"): one DTLS server per address family, each CoAP

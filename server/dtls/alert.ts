@@ -42,3 +42,12 @@ export function parseAlert(fragment: Uint8Array): Alert {
 export function serializeAlert(alert: Alert): Uint8Array {
   return new Uint8Array([alert.level, alert.description]);
 }
+
+const ALERT_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(AlertDescription).map(([name, value]) => [value, name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)]),
+);
+
+/** The RFC 5246 name of an alert description (`decrypt_error`), or its number when not one named here. */
+export function alertName(description: number): string {
+  return ALERT_NAMES.get(description) ?? `alert ${description}`;
+}

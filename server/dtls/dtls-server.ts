@@ -28,6 +28,7 @@ import {
   type ServerHandshakeStep,
 } from './server-handshake.ts';
 
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 const DEFAULT_MAX_PEERS = 10_000;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const DEFAULT_RETRANSMIT_INITIAL_MS = 1_000;
@@ -130,7 +131,11 @@ export class DtlsServer {
 
   static async open(options: DtlsServerOptions): Promise<DtlsServer> {
     checkOptions(options);
-    const socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
+    // IPv6 only, so an IPv4 server can hold the same port (the CoAP endpoint opens one of each);
+    // a large receive buffer, because a burst of handshakes otherwise overflows the default.
+    const socket = options.host.includes(':')
+      ? createSocket({ type: 'udp6', ipv6Only: true, recvBufferSize: RECEIVE_BUFFER_BYTES })
+      : createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port, options.host, () => {

@@ -8,6 +8,7 @@ import { endpointName } from '../../shared/bootstrap/device.ts';
 import type { SessionResult } from '../../shared/bootstrap/session.ts';
 import { CoapEndpoint, type CoapEndpointOptions, type CoapPeer, type IncomingRequest, type OutgoingResponse } from '../coap/endpoint.ts';
 import { dtlsTransport, type DtlsTransportOptions } from '../coap/dtls-transport.ts';
+import { alertName } from '../dtls/alert.ts';
 import type { BackendChannel } from './backend-channel.ts';
 import type { PskSource } from './psk-cache.ts';
 import { SessionRunner } from './session-runner.ts';
@@ -20,7 +21,7 @@ export interface BootstrapGatewayOptions {
    * CoAP over DTLS with PSK (coaps, port 5684): keys come from `psk`, and a Bootstrap-Request is
    * sent to the backend with the identity the handshake authenticated.
    */
-  readonly coaps?: Omit<CoapEndpointOptions, 'onRequest' | 'transport'> & Omit<DtlsTransportOptions, 'lookupPsk'> & { readonly psk: PskSource };
+  readonly coaps?: Omit<CoapEndpointOptions, 'onRequest' | 'transport'> & Pick<DtlsTransportOptions, 'handshakeTimeoutMs' | 'cipherSuites'> & { readonly psk: PskSource };
   /** Per request to the client, on top of CoAP retransmission. */
   readonly requestTimeoutMs?: number;
   readonly log?: (event: GatewayLogEvent) => void;
@@ -30,6 +31,8 @@ export type GatewayLogEvent =
   | { readonly event: 'bootstrap-started'; readonly endpoint: string; readonly sessionId: string; readonly peer: string; readonly kind: 'bs' | 'bspack' }
   | { readonly event: 'bootstrap-ended'; readonly endpoint: string; readonly sessionId: string; readonly outcome: string; readonly detail?: string; readonly ms: number }
   | { readonly event: 'bootstrap-rejected'; readonly endpoint: string; readonly reason: string; readonly peer: string }
+  /** An unknown identity and a wrong key both read `decrypt_error`, here as on the wire. */
+  | { readonly event: 'dtls-handshake-failed'; readonly peer: string; readonly alert: string }
   | { readonly event: 'error'; readonly message: string };
 
 const badRequest = (text: string): OutgoingResponse => ({ code: CoapCode.BAD_REQUEST, contentFormat: ContentFormat.TEXT, payload: new TextEncoder().encode(text) });
@@ -60,14 +63,17 @@ export class BootstrapGateway {
     const gateway = new BootstrapGateway(options);
     gateway.coapEndpoint = await CoapEndpoint.open({ ...options.coap, onRequest: (request) => gateway.handle(request, gateway.coap) });
     if (options.coaps !== undefined) {
-      const { psk, maxPeers, handshakeTimeoutMs, ...coaps } = options.coaps;
+      const { psk, handshakeTimeoutMs, cipherSuites, ...coaps } = options.coaps;
       try {
         const secure = await CoapEndpoint.open({
           ...coaps,
           transport: dtlsTransport({
             lookupPsk: async (identity) => (await psk.lookup(identity))?.key,
-            ...(maxPeers !== undefined && { maxPeers }),
+            // The same bound on DTLS sessions as on the CoAP peers they carry.
+            ...(coaps.maxPeers !== undefined && { maxPeers: coaps.maxPeers }),
             ...(handshakeTimeoutMs !== undefined && { handshakeTimeoutMs }),
+            ...(cipherSuites !== undefined && { cipherSuites }),
+            onHandshakeFailed: (client, alert) => gateway.log({ event: 'dtls-handshake-failed', peer: describe({ ...client, family: client.address.includes(':') ? 'IPv6' : 'IPv4' }), alert: alertName(alert) }),
           }),
           onRequest: (request) => gateway.handle(request, secure),
         });

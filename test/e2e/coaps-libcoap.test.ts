@@ -41,14 +41,20 @@ function packValues(payload: Uint8Array): Map<string, unknown> {
   return new Map(flattenTree(decodeContent(ContentFormat.SENML_CBOR, payload, ROOT_PATH)).map(({ path, value }) => [formatPath(path), value]));
 }
 
-describe('coaps: libcoap clients over OpenSSL and GnuTLS bootstrap through the DTLS gateway', () => {
+// The server offers one suite at a time, so each client must negotiate that suite.
+const SUITES = [
+  { name: 'TLS_PSK_WITH_AES_128_CCM_8', id: 0xc0a8 },
+  { name: 'TLS_PSK_WITH_AES_128_CBC_SHA256', id: 0x00ae },
+] as const;
+
+for (const suite of SUITES) describe(`coaps with ${suite.name}: libcoap clients over OpenSSL and GnuTLS bootstrap through the DTLS gateway`, () => {
   let server: LocalServer;
   let base: string;
   let workDir: string;
 
   before(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'lwm2m-bs-coaps-'));
-    server = await startLocalServer({ port: 0, coapsPort: 0, host4: '127.0.0.1', host6: false, requestTimeoutMs: 300 });
+    server = await startLocalServer({ port: 0, coapsPort: 0, coapsCipherSuites: [suite.id], host4: '127.0.0.1', host6: false, requestTimeoutMs: 300 });
     base = `coaps://127.0.0.1:${server.gateway.coaps!.address('IPv4')!.port}`;
     await server.store.putProfile(nosecProfile('fleet', 5685));
     for (const client of CLIENTS) {
@@ -118,4 +124,25 @@ describe('coaps: libcoap clients over OpenSSL and GnuTLS bootstrap through the D
       });
     });
   }
+});
+
+describe('coaps over IPv6', () => {
+  it('serves coaps on the IPv6 socket at the IPv4 socket\'s port', async () => {
+    const server = await startLocalServer({ port: 0, coapsPort: 0, host4: '127.0.0.1', host6: '::1', requestTimeoutMs: 300 });
+    const workDir = await mkdtemp(join(tmpdir(), 'lwm2m-bs-coaps6-'));
+    try {
+      const v4 = server.gateway.coaps!.address('IPv4')!;
+      const v6 = server.gateway.coaps!.address('IPv6');
+      assert.equal(v6?.port, v4.port, 'both families on one port');
+      await server.store.putProfile(nosecProfile('fleet', 5685));
+      await server.store.putDevice({ ...device('v6-device', 'fleet'), bootstrapCredentials: { securityMode: 'psk', identity: 'v6-id', secretKey: KEY_HEX } });
+      const output = join(workDir, 'pack.cbor');
+      const answer = await coapsClient('coap-client-openssl', 'v6-id', KEY_TEXT, '-m', 'get', '-A', '112', '-o', output, `coaps://[::1]:${v6.port}/bspack`);
+      assert.equal(answer.code, 0, answer.stderr);
+      assert.ok(packValues(new Uint8Array(await readFile(output))).has('/1/0/0'));
+    } finally {
+      await server.close();
+      await rm(workDir, { recursive: true, force: true });
+    }
+  });
 });
