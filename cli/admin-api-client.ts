@@ -1,3 +1,4 @@
+import type { FactoryExportAnswer } from '../functions/admin/documents.ts';
 import type { ApiIssue } from '../functions/admin/http.ts';
 import type { ImportResult } from '../functions/admin/import.ts';
 import type { DeviceEntry, DeviceStatus } from '../shared/bootstrap/device.ts';
@@ -124,6 +125,11 @@ export class AdminApiClient {
 
   getDeviceStatus(endpoint: string): Promise<DeviceStatusAnswer> {
     return this.#call('GET', `/devices/${segment(endpoint)}/status`);
+  }
+
+  /** The device's factory bootstrap information, files as base64; keys only with `includeKeys`. */
+  getFactoryExport(endpoint: string, options: { includeKeys?: boolean } = {}): Promise<FactoryExportAnswer> {
+    return this.#call('GET', `/devices/${segment(endpoint)}/factory`, { includeKeys: options.includeKeys });
   }
 
   /** JSON out, JSON in; the server is ours, so a success body is taken as the route's documented shape. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isCodecError } from '../shared/errors.ts';
 import { decodeCommand, encodeCommand, type CommandIO } from './commands/codec.ts';
 import { deviceCommand } from './commands/device.ts';
+import { exportCommand } from './commands/export.ts';
 import { gatewayCommand } from './commands/gateway.ts';
 import { importCommand } from './commands/import.ts';
 import { profileCommand } from './commands/profile.ts';
@@ -21,6 +22,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['device', deviceCommand],
   ['import', importCommand],
   ['status', statusCommand],
+  ['export', exportCommand],
   ['serve', serveCommand],
   ['gateway', gatewayCommand],
   ['simulate', simulateCommand],

@@ -47,10 +47,15 @@ Commands:
       Validate every row of a device file, then write them all, or nothing when a row is bad.
   status <endpoint>
       Show the device's last bootstrap.
+  export factory <endpoint>... --out <dir> [--include-keys] [--force]
+  export factory --devices <file> [--profile <name>] [--format json|jsonl|csv] --out <dir> [--include-keys] [--force]
+      Write each device's factory bootstrap information (SenML-CBOR, TLV per object, JSON) to an
+      owner-only directory under --out, or nothing when a device is unknown or would not
+      bootstrap. Secret keys are left out (and named) unless --include-keys is given.
   help
       Show this text.
 
-Options of profile, device, import and status: --data-dir <dir> (default $LWM2M_BS_DATA_DIR,
+Options of profile, device, import, status and export: --data-dir <dir> (default $LWM2M_BS_DATA_DIR,
 else ./.lwm2m-bs) and --json for machine-readable output. Secret keys print as
 "(hidden: N bytes)" unless --show-secrets is given.
 --endpoint <url> (default $LWM2M_BS_ENDPOINT): work against a deployed stack's admin API,

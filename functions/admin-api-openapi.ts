@@ -25,6 +25,19 @@ const statusViewSchema = z.strictObject({
   status: z.union([deviceStatusSchema.extend({ contentFormatName: z.string().optional() }), z.null()]),
 });
 const importResultSchema = z.strictObject({ format: z.enum(['json', 'jsonl', 'csv']), dryRun: z.boolean(), rows: z.number().int(), written: z.number().int() });
+const factoryExportSchema = z.strictObject({
+  endpoint: z.string(),
+  keysIncluded: z.boolean(),
+  omittedSecrets: z.array(z.string()).meta({ description: 'Secret resources left out (/0/x/5, /0/x/8, /21/x/0, /21/x/5): whoever loads the files injects them' }),
+  warnings: z.array(z.string()),
+  files: z.array(
+    z.strictObject({
+      name: z.string().meta({ description: 'bootstrap.senml.cbor (every instance at /), object-<id>-<name>.tlv (one per object), bootstrap.json' }),
+      mediaType: z.string(),
+      base64: z.string(),
+    }),
+  ),
+});
 const storedSchema = z.looseObject({ stored: z.enum(['profile', 'device']), name: z.string().optional(), endpoint: z.string().optional(), profile: z.string().optional() });
 const deletedSchema = z.looseObject({ deleted: z.enum(['profile', 'device']), name: z.string().optional(), endpoint: z.string().optional() });
 const pageOf = (item: string) => ({
@@ -54,6 +67,7 @@ const PARAMETERS = {
   showSecrets: { name: 'showSecrets', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] }, description: 'Include keys; hidden as "(hidden: N bytes)" otherwise' },
   cursor: { name: 'cursor', in: 'query', required: false, schema: { type: 'string' } },
   profile: { name: 'profile', in: 'query', required: false, schema: { type: 'string' }, description: 'Only devices of this profile (filters one page)' },
+  includeKeys: { name: 'includeKeys', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] }, description: 'Put secret keys in the files; left out (and named in omittedSecrets) otherwise' },
   dryRun: { name: 'dryRun', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] }, description: 'Validate only' },
 } as const;
 
@@ -99,6 +113,15 @@ const OPERATIONS: Readonly<Record<AdminOperationId, Record<string, unknown>>> = 
     },
   },
   getDeviceStatus: { parameters: [PARAMETERS.endpoint], responses: { 200: { description: 'The last recorded bootstrap, or null', content: jsonContent(ref('DeviceStatusView')) }, 404: errorResponse('No such device') } },
+  getFactoryExport: {
+    parameters: [PARAMETERS.endpoint, PARAMETERS.includeKeys],
+    responses: {
+      200: { description: 'The files a client loads at manufacture', content: jsonContent(ref('FactoryExport')) },
+      400: errorResponse('Bad query'),
+      404: errorResponse('No such device'),
+      422: errorResponse("The device's profile is gone, or the device would not bootstrap (issues name the fields)"),
+    },
+  },
 };
 
 export function openApiDocument(): OpenApiDocument {
@@ -118,7 +141,7 @@ export function openApiDocument(): OpenApiDocument {
     info: {
       title: 'LwM2M Bootstrap Server admin API',
       version: '1',
-      description: 'The operations of the lwm2m-bs CLI (profiles, devices, import, status) over an API Gateway HTTP API with IAM (SigV4) authorization.',
+      description: 'The operations of the lwm2m-bs CLI (profiles, devices, import, status, factory export) over an API Gateway HTTP API with IAM (SigV4) authorization.',
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     paths,
@@ -133,6 +156,7 @@ export function openApiDocument(): OpenApiDocument {
         DeviceEntryInput: jsonSchema(deviceEntrySchema, 'input'),
         DeviceStatusView: jsonSchema(statusViewSchema, 'output'),
         ImportResult: jsonSchema(importResultSchema, 'output'),
+        FactoryExport: jsonSchema(factoryExportSchema, 'output'),
         Stored: jsonSchema(storedSchema, 'output'),
         Deleted: jsonSchema(deletedSchema, 'output'),
         Error: jsonSchema(errorSchema, 'output'),

@@ -177,7 +177,7 @@ function storeFailureMessage(report: ImportReport): string {
   return `${failure}; rolling back failed for ${unrestored.length} devices (${named}${more}), which may hold the imported configuration`;
 }
 
-function chooseFormat(file: string, flag: string | undefined): ImportFormat {
+export function chooseFormat(file: string, flag: string | undefined): ImportFormat {
   if (flag !== undefined) {
     if (!(IMPORT_FORMATS as readonly string[]).includes(flag)) throw new UsageError(`--format takes ${IMPORT_FORMATS.join(', ')}; got "${flag}"`);
     return flag as ImportFormat;
@@ -187,11 +187,13 @@ function chooseFormat(file: string, flag: string | undefined): ImportFormat {
   return guessed;
 }
 
-type Row =
+/** One row of a device file: the entry input, or why it could not be read. */
+export type Row =
   | { readonly input: unknown; readonly position: RowPosition }
   | { readonly reason: string; readonly endpoint?: string; readonly position: RowPosition };
 
-async function* readRows(format: ImportFormat, file: string, io: ImportIO): AsyncGenerator<Row> {
+/** The rows of a device file in one of the import formats (`-` is stdin), one at a time; a broken file throws ImportFileError. */
+export async function* readRows(format: ImportFormat, file: string, io: ImportIO): AsyncGenerator<Row> {
   const source = await openSource(file, io);
   if (format === 'csv') yield* csvRows(source);
   else if (format === 'jsonl') yield* jsonLinesRows(source);

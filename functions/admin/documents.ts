@@ -1,10 +1,14 @@
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
+import { compileBootstrapPlan } from '../../shared/bootstrap/config.ts';
+import { ConfigurationError } from '../../shared/bootstrap/configuration-error.ts';
 import { schemaIssues } from '../../shared/bootstrap/device-import.ts';
 import { admitDevice } from '../../shared/bootstrap/device-admission.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
+import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';
 import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
-import { ApiError, issuesOf } from './http.ts';
+import { factoryExport } from '../../shared/factory/factory-export.ts';
+import { ApiError, issuesOf, notFound } from './http.ts';
 
 /**
  * The checks of `lwm2m-bs profile put` and `device put`, answering in HTTP terms: a document the
@@ -33,6 +37,44 @@ export async function validDevice(store: BootstrapStore, document: unknown, endp
       throw new ApiError(422, 'invalid-configuration', `device ${endpoint} would not bootstrap`, issuesOf(refusal.issues));
     case 'psk-identity-held':
       throw new ApiError(409, 'conflict', `device ${endpoint}: its bootstrap PSK identity is held by device ${refusal.holder}`, issuesOf(refusal.issues));
+  }
+}
+
+/** `GET /devices/{endpoint}/factory`: the files as base64, each with its media type. */
+export interface FactoryExportAnswer {
+  readonly endpoint: string;
+  readonly keysIncluded: boolean;
+  readonly omittedSecrets: readonly string[];
+  readonly warnings: readonly string[];
+  readonly files: readonly { readonly name: string; readonly mediaType: string; readonly base64: string }[];
+}
+
+/**
+ * A stored device's factory bootstrap information, as `lwm2m-bs export factory` writes it:
+ * 404 for an unknown device, 422 when its profile is gone or the pair would not bootstrap
+ * (the checker's fields, never values).
+ */
+export async function factoryExportOf(store: BootstrapStore, endpoint: string, includeKeys: boolean, generatedAt: string): Promise<FactoryExportAnswer> {
+  const device = await store.getDevice(endpoint);
+  if (device === undefined) throw notFound(`device "${endpoint}"`);
+  const profile = await store.getProfile(device.profile);
+  if (profile === undefined) throw new ApiError(422, 'unknown-profile', `device ${endpoint}: no profile "${device.profile}"`);
+  const exported = factoryExport({ endpoint, profile: profile.name, plan: compiledPlan(profile, device), includeKeys, generatedAt });
+  return {
+    endpoint: exported.endpoint,
+    keysIncluded: exported.keysIncluded,
+    omittedSecrets: exported.omittedSecrets,
+    warnings: exported.warnings,
+    files: exported.files.map((file) => ({ name: file.name, mediaType: file.mediaType, base64: Buffer.from(file.bytes).toString('base64') })),
+  };
+}
+
+function compiledPlan(profile: Profile, device: DeviceEntry): BootstrapPlan {
+  try {
+    return compileBootstrapPlan(profile, device);
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw new ApiError(422, 'invalid-configuration', `device ${device.endpoint} would not bootstrap`, issuesOf(error.issues));
+    throw error;
   }
 }
 

@@ -4,7 +4,7 @@ import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { contentFormatName } from '../../shared/content/format.ts';
-import { validDevice, validProfile } from './documents.ts';
+import { factoryExportOf, validDevice, validProfile } from './documents.ts';
 import { ApiError, json, jsonBody, notFound, type HttpApiEvent, type HttpApiResult } from './http.ts';
 import { importDevices } from './import.ts';
 import type { AdminOperationId } from './routes.ts';
@@ -24,6 +24,7 @@ const querySchemas = {
   listDevices: z.strictObject({ cursor: z.string().min(1).optional(), profile: z.string().min(1).optional(), showSecrets: flag.optional() }),
   getDevice: z.strictObject({ showSecrets: flag.optional() }),
   importDevices: z.strictObject({ dryRun: flag.optional() }),
+  getFactoryExport: z.strictObject({ includeKeys: flag.optional() }),
   none: z.strictObject({}),
 } as const;
 
@@ -116,5 +117,10 @@ export const operations: Readonly<Record<AdminOperationId, Operation>> = {
       endpoint,
       status: status === undefined ? null : { ...status, ...(status.contentFormat !== undefined && { contentFormatName: contentFormatName(status.contentFormat) }) },
     });
+  },
+
+  async getFactoryExport({ event, params, store }) {
+    const { includeKeys } = query(event, 'getFactoryExport');
+    return json(200, await factoryExportOf(store, params['endpoint']!, includeKeys === true, new Date().toISOString()));
   },
 };

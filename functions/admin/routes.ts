@@ -1,5 +1,5 @@
 /**
- * The admin API's routes: the CLI's profile, device, import and status commands over HTTP.
+ * The admin API's routes: the CLI's profile, device, import, status and export commands over HTTP.
  * Plain data, so the stack can declare each route and the OpenAPI document can describe it
  * without loading the handler.
  */
@@ -24,6 +24,12 @@ export const adminApiRoutes = [
   { method: 'DELETE', path: '/devices/{endpoint}', operationId: 'deleteDevice', summary: 'Delete a device entry' },
   { method: 'POST', path: '/import', operationId: 'importDevices', summary: 'Import devices from a JSON array, JSON Lines or CSV; all or nothing' },
   { method: 'GET', path: '/devices/{endpoint}/status', operationId: 'getDeviceStatus', summary: "A device's last bootstrap as recorded" },
+  {
+    method: 'GET',
+    path: '/devices/{endpoint}/factory',
+    operationId: 'getFactoryExport',
+    summary: "A device's factory bootstrap information: SenML-CBOR, TLV per object and JSON (secret resources left out unless includeKeys=true)",
+  },
 ] as const satisfies readonly AdminRoute[];
 
 export type AdminOperationId = (typeof adminApiRoutes)[number]['operationId'];
