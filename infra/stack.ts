@@ -53,7 +53,7 @@ export class LwM2mBootstrapStack extends Stack {
       uplinkRule: this.gatewayChannel.rule,
       email: this.settings.alarmEmail,
     });
-    this.gatewayService = this.settings.gateway ? new GatewayService(this, 'GatewayService') : undefined;
+    this.gatewayService = this.settings.gateway ? new GatewayService(this, 'GatewayService', { table: this.data.table, tableKey: this.data.key }) : undefined;
 
     new CfnOutput(this, 'TableName', { value: this.data.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });

@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { IClientOptions } from 'mqtt';
 import { isGatewayTopicId } from '../../server/aws/topics.ts';
 import { BootstrapGateway, type GatewayLogEvent } from '../../server/gateway/bootstrap-gateway.ts';
 import { MqttBackendChannel, type MqttChannelLogEvent } from '../../server/gateway/mqtt-backend-channel.ts';
+import { PskCache, storePskSource, type PskSource } from '../../server/gateway/psk-cache.ts';
+import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { InputError, UsageError } from '../usage.ts';
 import type { CommandIO } from './codec.ts';
 import { describeGatewayEvent, parsePort } from '../gateway-log.ts';
@@ -21,6 +24,8 @@ export const GATEWAY_ENV = {
   ca: 'LWM2M_BS_MQTT_CA',
   certPem: 'LWM2M_BS_MQTT_CERT_PEM',
   keyPem: 'LWM2M_BS_MQTT_KEY_PEM',
+  /** The bootstrap table, where coaps finds PSKs (one Query on its PSK identity index per identity). */
+  table: 'LWM2M_BS_TABLE',
 } as const;
 
 /** How often the health port follows the channel's state, on top of its connect/offline events. */
@@ -31,6 +36,12 @@ const HEALTH_SYNC_MS = 250;
  * the client id must be the thing name, which is the gateway id). A TCP health port answers
  * only while the MQTT channel is up, so a load balancer sends devices elsewhere when this
  * gateway could only answer 5.03. Runs until SIGINT or SIGTERM.
+ *
+ * With a table, coaps (DTLS with PSK) is served too. The handshake needs the key before any
+ * CoAP request exists, so the gateway reads it from the table itself: one index Query per
+ * identity, cached, instead of a round trip through IoT Core and Lambda per handshake. The
+ * DynamoDB client takes region, credentials and endpoint from the standard AWS environment
+ * (the ECS task role; AWS_ENDPOINT_URL_DYNAMODB for a local stand-in).
  */
 export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { values } = parseArgs({
@@ -42,6 +53,9 @@ export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.
       key: { type: 'string' },
       ca: { type: 'string' },
       port: { type: 'string', short: 'p', default: '5683' },
+      'coaps-port': { type: 'string', default: '5684' },
+      'no-coaps': { type: 'boolean', default: false },
+      table: { type: 'string' },
       bind4: { type: 'string' },
       bind6: { type: 'string' },
       'no-ipv6': { type: 'boolean', default: false },
@@ -56,11 +70,14 @@ export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.
   // names allow no ".", so a dotted id would only fail later, at connect time.
   if (!isGatewayTopicId(gatewayId) || gatewayId.includes('.')) throw new UsageError('--gateway-id must be 1 to 64 of A-Z a-z 0-9 _ : - (it is the IoT thing name)');
   const port = parsePort(values.port, '--port');
+  const coapsPort = parsePort(values['coaps-port'], '--coaps-port');
+  const tableName = nonEmpty(values.table ?? env[GATEWAY_ENV.table]);
+  const coapsOff: CoapsOff | undefined = values['no-coaps'] ? 'no-coaps' : tableName === undefined ? 'no-table' : undefined;
   const healthPort = parsePort(values['health-port'], '--health-port');
   const tls = await readTlsOptions(values, env);
 
   const print = (line: string): void => io.stdout(`${line}\n`);
-  const emit = (event: GatewayLogEvent | MqttLogLine | StartedLine): void =>
+  const emit = (event: GatewayLogEvent | MqttLogLine | PskLogLine | StartedLine): void =>
     print(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : describeEvent(event));
   const mqttLog = mqttLogger(emit);
 
@@ -75,21 +92,41 @@ export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.
     ...(values.bind4 !== undefined && { host4: values.bind4 }),
     ...(values['no-ipv6'] ? { host6: false as const } : values.bind6 !== undefined ? { host6: values.bind6 } : {}),
   };
-  const gateway = await bound(`UDP port ${port}`, () => BootstrapGateway.start({ gatewayId, backend: channel, coap, log: emit })).catch(async (error: unknown) => {
+  const dynamo = coapsOff === undefined ? new DynamoDBClient({}) : undefined;
+  const coaps =
+    dynamo !== undefined && tableName !== undefined
+      ? { ...coap, port: coapsPort, psk: new PskCache(loggedPskSource(storePskSource(new DynamoDbBootstrapStore({ client: dynamo, tableName })), emit)) }
+      : undefined;
+  const gateway = await bound(
+    (failed) => (coaps !== undefined && failed === coapsPort && failed !== port ? `coaps UDP port ${coapsPort}` : `UDP port ${port}`),
+    () => BootstrapGateway.start({ gatewayId, backend: channel, coap, ...(coaps !== undefined && { coaps }), log: emit }),
+  ).catch(async (error: unknown) => {
     await channel.close();
+    dynamo?.destroy();
     throw error;
   });
-  const health = await bound(`health TCP port ${healthPort}`, () => HealthPort.open(healthPort)).catch(async (error: unknown) => {
+  const health = await bound(() => `health TCP port ${healthPort}`, () => HealthPort.open(healthPort)).catch(async (error: unknown) => {
     await gateway.close();
     await channel.close();
+    dynamo?.destroy();
     throw error;
   });
 
-  const udp = (['IPv4', 'IPv6'] as const).flatMap((family) => {
-    const address = gateway.coap.address(family);
-    return address ? [family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`] : [];
+  const addresses = (endpoint: BootstrapGateway['coap'] | undefined): string[] =>
+    (['IPv4', 'IPv6'] as const).flatMap((family) => {
+      const address = endpoint?.address(family);
+      return address ? [family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`] : [];
+    });
+  emit({
+    event: 'gateway-started',
+    gatewayId,
+    mqtt: url.redacted,
+    udp: addresses(gateway.coap),
+    coaps: addresses(gateway.coaps),
+    ...(coapsOff !== undefined && { coapsOff }),
+    ...(tableName !== undefined && coapsOff === undefined && { table: tableName }),
+    healthPort: health.port,
   });
-  emit({ event: 'gateway-started', gatewayId, mqtt: url.redacted, udp, healthPort: health.port });
 
   const follow = (): void => health.follow(channel.connected);
   mqttLog.onChange = follow;
@@ -105,6 +142,7 @@ export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.
   await health.close();
   await gateway.close();
   await channel.close();
+  dynamo?.destroy();
 }
 
 interface TlsFiles {
@@ -171,16 +209,20 @@ function required(value: string | undefined, flag: string, variable: string): st
 const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
 
 
-/** Turns a port an operator can free or change into one line. */
-async function bound<T>(what: string, start: () => Promise<T>): Promise<T> {
+/**
+ * Turns a port an operator can free or change into one line. `what` names the port from the
+ * one the error reports, which tells the coaps port from plain CoAP's.
+ */
+async function bound<T>(what: (failedPort: number | undefined) => string, start: () => Promise<T>): Promise<T> {
   try {
     return await start();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new InputError(`${what} is already in use`);
-    if (code === 'EACCES') throw new InputError(`not allowed to bind ${what}`);
-    if (code === 'EADDRNOTAVAIL') throw new InputError(`cannot bind ${what}: no such local address`);
-    if (code === 'EAFNOSUPPORT') throw new InputError(`cannot bind ${what}: no IPv6 here (use --no-ipv6)`);
+    const { code, port } = error as NodeJS.ErrnoException & { port?: unknown };
+    const failed = what(typeof port === 'number' ? port : undefined);
+    if (code === 'EADDRINUSE') throw new InputError(`${failed} is already in use`);
+    if (code === 'EACCES') throw new InputError(`not allowed to bind ${failed}`);
+    if (code === 'EADDRNOTAVAIL') throw new InputError(`cannot bind ${failed}: no such local address`);
+    if (code === 'EAFNOSUPPORT') throw new InputError(`cannot bind ${failed}: no IPv6 here (use --no-ipv6)`);
     throw error;
   }
 }
@@ -256,12 +298,48 @@ type MqttLogLine =
   | { readonly event: 'mqtt-error'; readonly message: string }
   | { readonly event: 'mqtt-downlink-dropped'; readonly reason: string };
 
+/** Why coaps is not served: asked so, or no table to find keys in. */
+type CoapsOff = 'no-coaps' | 'no-table';
+
 interface StartedLine {
   readonly event: 'gateway-started';
   readonly gatewayId: string;
   readonly mqtt: string;
   readonly udp: readonly string[];
+  /** Empty when coaps is off, and then `coapsOff` says why. */
+  readonly coaps: readonly string[];
+  readonly coapsOff?: CoapsOff;
+  readonly table?: string;
   readonly healthPort: number;
+}
+
+interface PskLogLine {
+  readonly event: 'psk-lookup-error';
+  readonly message: string;
+}
+
+/**
+ * A failed key lookup only fails that handshake, silently to the DTLS layer; an operator must
+ * still see why (a missing IAM grant, throttling). Logged once per distinct message, as a
+ * client retrying its handshake would repeat it. SDK messages name the action and resource,
+ * never the identity or a key.
+ */
+function loggedPskSource(source: PskSource, emit: (line: PskLogLine) => void): PskSource {
+  let lastError: string | undefined;
+  return {
+    async lookup(identity) {
+      try {
+        const psk = await source.lookup(identity);
+        lastError = undefined;
+        return psk;
+      } catch (error) {
+        const message = error instanceof Error ? `${error.name}: ${error.message}` : 'lookup failed';
+        if (message !== lastError) emit({ event: 'psk-lookup-error', message });
+        lastError = message;
+        throw error;
+      }
+    },
+  };
 }
 
 /**
@@ -299,13 +377,22 @@ function mqttLogger(emit: (line: MqttLogLine) => void): ((event: MqttChannelLogE
   return log;
 }
 
-function describeEvent(event: GatewayLogEvent | MqttLogLine | StartedLine): string {
+function describeEvent(event: GatewayLogEvent | MqttLogLine | PskLogLine | StartedLine): string {
   switch (event.event) {
-    case 'gateway-started':
-      return `lwm2m-bs: gateway ${event.gatewayId} connected to ${event.mqtt}; listening on ${event.udp.map((address) => `udp ${address}`).join(' and ')}; health on tcp port ${event.healthPort} while connected`;
+    case 'gateway-started': {
+      const list = (addresses: readonly string[]): string => addresses.map((address) => `udp ${address}`).join(' and ');
+      const coaps =
+        event.coapsOff === 'no-coaps' ? 'coaps off (--no-coaps)'
+        : event.coapsOff === 'no-table' ? `coaps off (it needs the table: --table or ${GATEWAY_ENV.table})`
+        : `coaps (DTLS 1.2, PSK from table ${event.table ?? '?'}) on ${list(event.coaps)}`;
+      return `lwm2m-bs: gateway ${event.gatewayId} connected to ${event.mqtt}; listening on ${list(event.udp)}; ${coaps}; health on tcp port ${event.healthPort} while connected`;
+    }
+    case 'psk-lookup-error':
+      return `coaps: PSK lookup failed: ${event.message}`;
     case 'bootstrap-started':
     case 'bootstrap-ended':
     case 'bootstrap-rejected':
+    case 'dtls-handshake-failed':
     case 'error':
       return describeGatewayEvent(event);
     case 'mqtt-connected':

@@ -1,12 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { FlowLogDestination, Peer, Port, SecurityGroup, SubnetType, Vpc } from 'aws-cdk-lib/aws-ec2';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Cluster, ContainerImage, ContainerInsights, CpuArchitecture, FargateService, FargateTaskDefinition, LogDrivers, OperatingSystemFamily, Protocol as EcsProtocol, Secret as EcsSecret } from 'aws-cdk-lib/aws-ecs';
 import { NetworkLoadBalancer, Protocol } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { IDENTITY_INDEX } from '../../server/store/table.ts';
 import { CONTEXT, readSettings } from '../context.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,12 +26,17 @@ export const GATEWAY_ENVIRONMENT = {
   gatewayId: 'LWM2M_BS_GATEWAY_ID',
   certPem: 'LWM2M_BS_MQTT_CERT_PEM',
   keyPem: 'LWM2M_BS_MQTT_KEY_PEM',
+  table: 'LWM2M_BS_TABLE',
 } as const;
 
 /** The JSON fields of the certificate secret (`aws secretsmanager create-secret`, docs/aws.md). */
 export const CERTIFICATE_SECRET_FIELDS = { certificate: 'certificatePem', privateKey: 'privateKey' } as const;
 
 export interface GatewayServiceProps {
+  /** The bootstrap table: coaps reads PSKs from its PSK identity index. */
+  readonly table: ITable;
+  /** The table's customer-managed key, which reading the index needs. */
+  readonly tableKey: IKey;
   /** The gateway's IoT thing name, also its MQTT client id; default `<stack name>-gateway`. */
   readonly gatewayId?: string;
   /** The IoT Core data endpoint (`<prefix>-ats.iot.<region>.amazonaws.com`); default the context flag. */
@@ -55,7 +64,7 @@ export class GatewayService extends Construct {
   readonly loadBalancer: NetworkLoadBalancer;
   readonly gatewayId: string;
 
-  constructor(scope: Construct, id: string, props: GatewayServiceProps = {}) {
+  constructor(scope: Construct, id: string, props: GatewayServiceProps) {
     super(scope, id);
     const stack = Stack.of(this);
     this.gatewayId = props.gatewayId ?? `${stack.stackName}-gateway`;
@@ -89,6 +98,7 @@ export class GatewayService extends Construct {
       environment: {
         [GATEWAY_ENVIRONMENT.mqttUrl]: `mqtts://${iotDataEndpoint}:8883`,
         [GATEWAY_ENVIRONMENT.gatewayId]: this.gatewayId,
+        [GATEWAY_ENVIRONMENT.table]: props.table.tableName,
       },
       // Injected by ECS at start; the task role has no access to the secret, only the execution role.
       secrets: {
@@ -102,6 +112,13 @@ export class GatewayService extends Construct {
       ],
       stopTimeout: Duration.seconds(30),
     });
+
+    // coaps needs a device's key during the handshake, before any request reaches the backend:
+    // the task reads it from the PSK identity index itself, which is all it may read (findDevice
+    // is a single Query on that index). Added by hand rather than with grantReadData, which
+    // would also allow the table, every index, GetItem, Scan and more.
+    task.addToTaskRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${props.table.tableArn}/index/${IDENTITY_INDEX.pskIdentity.indexName}`] }));
+    task.addToTaskRolePolicy(new PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.tableKey.keyArn] }));
 
     const securityGroup = new SecurityGroup(this, 'TaskSecurityGroup', { vpc, description: 'lwm2m-bs gateway tasks: CoAP from devices, health checks from the VPC', allowAllOutbound: true });
     // UDP target groups preserve the client address, so devices reach the task directly.
@@ -137,7 +154,7 @@ export class GatewayService extends Construct {
     new CfnOutput(stack, 'GatewayThingName', { description: 'IoT thing name (and MQTT client id) the gateway container connects as', value: this.gatewayId });
     new CfnOutput(stack, 'GatewayCertificateSecretName', { description: `Secrets Manager secret the container reads: JSON {"${CERTIFICATE_SECRET_FIELDS.certificate}", "${CERTIFICATE_SECRET_FIELDS.privateKey}"}`, value: certificate.secretName });
 
-    Validations.of(task).acknowledge({ id: 'AwsSolutions-ECS2', reason: 'The plain environment holds only the gateway id and the IoT endpoint URL, neither secret; the certificate and its private key come from Secrets Manager as ECS secrets.' });
+    Validations.of(task).acknowledge({ id: 'AwsSolutions-ECS2', reason: 'The plain environment holds only the gateway id, the IoT endpoint URL and the table name, none secret; the certificate and its private key come from Secrets Manager as ECS secrets.' });
     Validations.of(task.obtainExecutionRole()).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ecr:GetAuthorizationToken, which ECS needs to pull the image, supports no resource-level permissions; the pull itself is limited to the asset repository.' });
     Validations.of(securityGroup).acknowledge({ id: 'AwsSolutions-EC23', reason: 'LwM2M devices bootstrap from any address on the internet; the rule admits only UDP 5683 (CoAP) and 5684 (CoAP over DTLS).' });
     Validations.of(this.loadBalancer).acknowledge({ id: 'AwsSolutions-ELB2', reason: 'NLB access logs are written only for TLS listeners; this balancer has UDP listeners only, so there is nothing to log.' });

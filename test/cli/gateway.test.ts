@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
@@ -28,6 +31,8 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !n
 interface RunningGateway {
   readonly child: ChildProcess;
   readonly port: number;
+  /** The coaps port, when the started line names one. */
+  readonly coapsPort: number | undefined;
   readonly healthPort: number;
   output(): string;
   stop(): Promise<number | null>;
@@ -45,9 +50,11 @@ async function startGateway(args: string[], extraEnv: Record<string, string> = {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   const [, port, healthPort] = started.exec(text)!;
+  const coapsPort = /coaps \(DTLS 1\.2[^)]*\) on udp [^\n;]*?:(\d+)/.exec(text)?.[1];
   return {
     child,
     port: Number(port),
+    coapsPort: coapsPort === undefined ? undefined : Number(coapsPort),
     healthPort: Number(healthPort),
     output: () => text,
     stop: () =>
@@ -68,6 +75,31 @@ function probeHealth(port: number): Promise<string> {
     socket.on('end', () => resolve(text));
     socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
   });
+}
+
+/** A PSK device: its Bootstrap-Server account is DTLS with this identity and key. */
+const PSK_ENDPOINT = 'gw-cli-psk';
+const PSK_IDENTITY = 'gw-cli-psk-identity';
+const PSK_KEY_TEXT = 'gw-cli-psk-secret';
+
+/** The AWS SDK's standard environment, pointed at dynalite: what the ECS task role gives on AWS. */
+function awsEnvFor(endpoint: string): Record<string, string> {
+  return { AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_REGION: 'local', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_PROFILE: '' };
+}
+
+/** libcoap's OpenSSL client: exit code, and the payload it wrote to `file` (if any). */
+async function coapsGet(port: number, identity: string, keyText: string, path: string, file: string, waitSeconds = 4): Promise<{ code: number; payload: string | undefined; stderr: string }> {
+  let code = 0;
+  let stderr: string;
+  try {
+    ({ stderr } = await execCli('coap-client-openssl', ['-B', String(waitSeconds), '-u', identity, '-k', keyText, '-m', 'get', '-A', '110', '-o', file, `coaps://127.0.0.1:${port}${path}`], { timeout: 10_000 }));
+  } catch (error) {
+    const failed = error as { code: number; stderr: string };
+    code = typeof failed.code === 'number' ? failed.code : 1;
+    stderr = failed.stderr;
+  }
+  const payload = await readFile(file, 'utf8').catch(() => undefined);
+  return { code, payload, stderr };
 }
 
 const CERT_PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
@@ -107,6 +139,7 @@ describe('lwm2m-bs gateway as a process, through MQTT to the backend', () => {
     lwm2m = await TestLwm2mServer.start({ port: 0, host: '127.0.0.1' });
     await store.putProfile(nosecProfile('fleet', lwm2m.port));
     await store.putDevice(device('gw-cli-11', 'fleet'));
+    await store.putDevice({ ...device(PSK_ENDPOINT, 'fleet'), bootstrapCredentials: { securityMode: 'psk', identity: PSK_IDENTITY, secretKey: Buffer.from(PSK_KEY_TEXT).toString('hex') } });
 
     broker = await startBroker();
     bridge = await connectAsync(broker.url, { protocolVersion: 4, clientId: 'iot-rule-bridge', reconnectPeriod: 0 });
@@ -155,6 +188,9 @@ describe('lwm2m-bs gateway as a process, through MQTT to the backend', () => {
       assert.deepEqual(unreadable, { code: 1, stdout: '', stderr: 'lwm2m-bs: cannot read the --cert file /nonexistent/gw.cert.pem: ENOENT\n' });
       const udpInUse = await runMain('gateway', '--mqtt-url', broker.url, '--gateway-id', 'gw-busy-udp', '--port', String(busyUdp), '--bind4', '127.0.0.1', '--no-ipv6', '--health-port', '0');
       assert.deepEqual(udpInUse, { code: 1, stdout: '', stderr: `lwm2m-bs: UDP port ${busyUdp} is already in use\n` });
+      // With a table, coaps binds too; its port taken is its own one line.
+      const coapsInUse = await runMain('gateway', '--mqtt-url', broker.url, '--gateway-id', 'gw-busy-coaps', '--port', '0', '--coaps-port', String(busyUdp), '--table', 'gateway-cli-test', '--bind4', '127.0.0.1', '--no-ipv6', '--health-port', '0');
+      assert.deepEqual(coapsInUse, { code: 1, stdout: '', stderr: `lwm2m-bs: coaps UDP port ${busyUdp} is already in use\n` });
       const healthInUse = await runMain('gateway', '--mqtt-url', broker.url, '--gateway-id', 'gw-busy-tcp', '--port', '0', '--bind4', '127.0.0.1', '--no-ipv6', '--health-port', String(busyTcp));
       assert.deepEqual(healthInUse, { code: 1, stdout: '', stderr: `lwm2m-bs: health TCP port ${busyTcp} is already in use\n` });
     } finally {
@@ -165,12 +201,74 @@ describe('lwm2m-bs gateway as a process, through MQTT to the backend', () => {
     }
   });
 
+  it('serves coaps with PSKs found in the table: libcoap fetches a pack, an unknown identity gets no handshake', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lwm2m-bs-gateway-coaps-'));
+    const gateway = await startGateway(
+      ['--port', '0', '--coaps-port', '0', '--table', 'gateway-cli-test', '--bind4', '127.0.0.1', '--no-ipv6', '--health-port', '0'],
+      { LWM2M_BS_MQTT_URL: broker.url, LWM2M_BS_GATEWAY_ID: 'gw-cli-coaps', ...awsEnvFor(dynalite.endpoint) },
+    );
+    try {
+      assert.match(gateway.output(), /coaps \(DTLS 1\.2, PSK from table gateway-cli-test\) on udp 127\.0\.0\.1:\d+;/);
+      const coapsPort = gateway.coapsPort!;
+      assert.ok(coapsPort > 0 && coapsPort !== gateway.port);
+
+      // The handshake's key can only have come from the table: the gateway has no other store.
+      const fetched = await coapsGet(coapsPort, PSK_IDENTITY, PSK_KEY_TEXT, `/bspack?ep=${PSK_ENDPOINT}`, join(dir, 'pack.json'));
+      assert.equal(fetched.code, 0, `${fetched.stderr}\n${gateway.output()}`);
+      const pack = JSON.parse(fetched.payload ?? '[]') as { vs?: string }[];
+      assert.ok(pack.some((record) => record.vs === `coap://127.0.0.1:${lwm2m.port}`), `2.05 with the LwM2M server account: ${fetched.payload}`);
+      const status = await eventually(async () => (await store.getDevice(PSK_ENDPOINT))?.status);
+      assert.deepEqual([status.outcome, status.kind], ['success', 'bspack']);
+
+      // An identity the table does not hold: no handshake, no request reaches the backend.
+      const unknown = await coapsGet(coapsPort, 'not-in-the-table', PSK_KEY_TEXT, `/bspack?ep=${PSK_ENDPOINT}`, join(dir, 'unknown.json'));
+      assert.equal(unknown.payload, undefined, 'no payload without a key');
+      // The right identity with a wrong key fails too: the key checked is the table's.
+      const wrongKey = await coapsGet(coapsPort, PSK_IDENTITY, 'not-the-key', `/bspack?ep=${PSK_ENDPOINT}`, join(dir, 'wrong.json'));
+      assert.equal(wrongKey.payload, undefined, 'no payload with a wrong key');
+      assert.equal((gateway.output().match(/bootstrap pack: gw-cli-psk/g) ?? []).length, 1, gateway.output());
+      // Both refused alike, as the wire shows them; neither is mistaken for a store failure.
+      await eventually(async () => ((gateway.output().match(/dtls handshake failed: 127\.0\.0\.1:\d+: decrypt_error/g) ?? []).length >= 2 ? true : undefined));
+      assert.doesNotMatch(gateway.output(), /PSK lookup failed/);
+      assert.doesNotMatch(gateway.output(), new RegExp(`${PSK_KEY_TEXT}|${Buffer.from(PSK_KEY_TEXT).toString('hex')}`), 'no key in the log');
+      assert.deepEqual(bridgeFailures, []);
+    } finally {
+      assert.equal(await gateway.stop(), 0, gateway.output());
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('logs a failing key lookup once, without the identity, and the handshake fails', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lwm2m-bs-gateway-coaps-'));
+    // A table that is not there stands for any store failure (a missing grant, throttling).
+    const gateway = await startGateway(
+      ['--port', '0', '--coaps-port', '0', '--table', 'no-such-table', '--bind4', '127.0.0.1', '--no-ipv6', '--health-port', '0'],
+      { LWM2M_BS_MQTT_URL: broker.url, LWM2M_BS_GATEWAY_ID: 'gw-cli-coaps-2', ...awsEnvFor(dynalite.endpoint) },
+    );
+    try {
+      for (const file of ['a.json', 'b.json']) {
+        // The server drops the handshake without an alert: the client gives up after its wait.
+        const attempt = await coapsGet(gateway.coapsPort!, PSK_IDENTITY, PSK_KEY_TEXT, `/bspack?ep=${PSK_ENDPOINT}`, join(dir, file), 1);
+        assert.equal(attempt.payload, undefined);
+      }
+      await eventually(async () => (/coaps: PSK lookup failed: ResourceNotFoundException/.test(gateway.output()) ? true : undefined));
+      assert.equal((gateway.output().match(/PSK lookup failed/g) ?? []).length, 1, gateway.output());
+      assert.ok(!gateway.output().includes(PSK_IDENTITY), 'the identity is not logged');
+    } finally {
+      assert.equal(await gateway.stop(), 0, gateway.output());
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   // Last: it closes the broker.
   it('bootstraps a client, answers health while connected and stops answering when the broker goes', async () => {
     // Configured from the environment, as the container is.
     const gateway = await startGateway(['--port', '0', '--bind4', '127.0.0.1', '--no-ipv6', '--health-port', '0'], { LWM2M_BS_MQTT_URL: broker.url, LWM2M_BS_GATEWAY_ID: 'gw-cli' });
     try {
       assert.match(await probeHealth(gateway.healthPort), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
+      // No table, so no keys: coaps is off, and the started line says why.
+      assert.match(gateway.output(), /; coaps off \(it needs the table: --table or LWM2M_BS_TABLE\);/);
+      assert.equal(gateway.coapsPort, undefined);
 
       const client = new SimulatedClient({ endpoint: 'gw-cli-11', version: '1.1', bootstrapServer: { host: '127.0.0.1', port: gateway.port }, useBootstrapPack: false });
       const result = await client.run().finally(() => client.close());

@@ -69,6 +69,25 @@ describe('IAM least privilege', () => {
     }
   });
 
+  it('lets the gateway task query the PSK identity index, and decrypt with the table key, nothing more', () => {
+    const { stack } = withGateway;
+    const task = stack.gatewayService!.service.taskDefinition;
+    const tableArn = { 'Fn::GetAtt': [logicalIdOf(stack, stack.data.table), 'Arn'] };
+    assert.deepEqual(statementsOfRole(withGateway, task.taskRole), [
+      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: { 'Fn::Join': ['', [tableArn, `/index/${IDENTITY_INDEX.pskIdentity.indexName}`]] } },
+      { Action: 'kms:Decrypt', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.data.key), 'Arn'] } },
+    ]);
+    assert.equal(IDENTITY_INDEX.pskIdentity.indexName, 'ByPskIdentity');
+    // No other policy of the stack names the task role.
+    const roleId = stack.getLogicalId(task.taskRole.node.defaultChild as never);
+    const policies = withGateway.template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { Roles: unknown[] } }>;
+    const attached = Object.entries(policies).filter(([, policy]) => JSON.stringify(policy.Properties.Roles).includes(`"${roleId}"`)).map(([id]) => id);
+    assert.deepEqual(attached, [stack.getLogicalId(task.taskRole.node.findChild('DefaultPolicy').node.defaultChild as never)]);
+    const role = (withGateway.template.toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>)[roleId]!;
+    assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    assert.equal(role.Properties.Policies, undefined);
+  });
+
   it('drops iot:DescribeEndpoint when the deployment names the IoT endpoint', () => {
     const statements = statementsOfRole(withGateway, withGateway.stack.functions.gatewayUplink.role!);
     assert.ok(!statements.flatMap(actionsOf).includes('iot:DescribeEndpoint'));

@@ -5,7 +5,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { CONTEXT } from '../../infra/context.ts';
 import { GATEWAY_ENV } from '../../cli/commands/gateway.ts';
 import { ADMIN_ROUTES } from '../../infra/constructs/admin-api.ts';
-import { GATEWAY_ENVIRONMENT, HEALTH_PORT } from '../../infra/constructs/gateway-service.ts';
+import { COAPS_PORT, GATEWAY_ENVIRONMENT, HEALTH_PORT } from '../../infra/constructs/gateway-service.ts';
 import { UPLINK_RULE_SQL } from '../../infra/topics.ts';
 import { IDENTITY_INDEX, INDEX_PROJECTED_ATTRIBUTES, PARTITION_KEY, SORT_KEY } from '../../server/store/table.ts';
 import { logicalIdOf, synthesize } from './synth.ts';
@@ -178,7 +178,7 @@ describe('admin API', () => {
 });
 
 describe('gateway service', () => {
-  const { template: withGateway } = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com', [CONTEXT.gatewayCertificateSecretArn]: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:LwM2mBootstrap/gateway-certificate-AbCdEf' });
+  const { stack: gatewayStack, template: withGateway } = synthesize({ [CONTEXT.gateway]: 'true', [CONTEXT.iotDataEndpoint]: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com', [CONTEXT.gatewayCertificateSecretArn]: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:LwM2mBootstrap/gateway-certificate-AbCdEf' });
 
   it('is absent unless asked for', () => {
     template.resourceCountIs('AWS::ECS::Service', 0);
@@ -196,7 +196,28 @@ describe('gateway service', () => {
     }
   });
 
-  it('configures `lwm2m-bs gateway` by environment: endpoint and thing name in plain, certificate and key from Secrets Manager', () => {
+  it('serves coaps: UDP 5684 on the balancer to a target group on the container\'s 5684/udp, checked on the TCP health port', () => {
+    assert.equal(COAPS_PORT, 5684);
+    const resources = withGateway.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    const listeners = Object.values(resources).filter((resource) => resource.Type === 'AWS::ElasticLoadBalancingV2::Listener' && resource.Properties.Port === COAPS_PORT);
+    assert.equal(listeners.length, 1);
+    assert.equal(listeners[0]!.Properties.Protocol, 'UDP');
+    const [action] = listeners[0]!.Properties.DefaultActions as { Type: string; TargetGroupArn: { Ref: string } }[];
+    assert.equal(action!.Type, 'forward');
+    const group = resources[action!.TargetGroupArn.Ref]!;
+    assert.equal(group.Type, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+    assert.deepEqual([group.Properties.Port, group.Properties.Protocol, group.Properties.HealthCheckProtocol, group.Properties.HealthCheckPort], [COAPS_PORT, 'UDP', 'TCP', String(HEALTH_PORT)]);
+    // The service registers its container's 5684 in that very group.
+    const service = Object.values(resources).find((resource) => resource.Type === 'AWS::ECS::Service')!;
+    assert.deepEqual(
+      (service.Properties.LoadBalancers as { ContainerName: string; ContainerPort: number; TargetGroupArn: unknown }[]).find((entry) => entry.ContainerPort === COAPS_PORT),
+      { ContainerName: 'Gateway', ContainerPort: COAPS_PORT, TargetGroupArn: action!.TargetGroupArn },
+    );
+    const [container] = Object.values(withGateway.findResources('AWS::ECS::TaskDefinition'))[0]!.Properties.ContainerDefinitions as { PortMappings: { ContainerPort: number; Protocol: string }[] }[];
+    assert.ok(container!.PortMappings.some((mapping) => mapping.ContainerPort === COAPS_PORT && mapping.Protocol === 'udp'));
+  });
+
+  it('configures `lwm2m-bs gateway` by environment: endpoint, thing name and table in plain, certificate and key from Secrets Manager', () => {
     const [container] = Object.values(withGateway.findResources('AWS::ECS::TaskDefinition'))[0]!.Properties.ContainerDefinitions as {
       Environment: { Name: string; Value: unknown }[];
       Secrets: { Name: string; ValueFrom: unknown }[];
@@ -206,9 +227,12 @@ describe('gateway service', () => {
     assert.equal(GATEWAY_ENVIRONMENT.gatewayId, GATEWAY_ENV.gatewayId);
     assert.equal(GATEWAY_ENVIRONMENT.certPem, GATEWAY_ENV.certPem);
     assert.equal(GATEWAY_ENVIRONMENT.keyPem, GATEWAY_ENV.keyPem);
+    assert.equal(GATEWAY_ENVIRONMENT.table, GATEWAY_ENV.table);
     assert.deepEqual(container!.Environment, [
       { Name: GATEWAY_ENV.mqttUrl, Value: 'mqtts://a1b2c3-ats.iot.eu-west-1.amazonaws.com:8883' },
       { Name: GATEWAY_ENV.gatewayId, Value: 'LwM2mBootstrap-gateway' },
+      // The stack's own table, so coaps finds the keys the admin API imported.
+      { Name: GATEWAY_ENV.table, Value: { Ref: logicalIdOf(gatewayStack, gatewayStack.data.table) } },
     ]);
     assert.deepEqual(container!.Secrets.map((secret) => secret.Name).sort(), [GATEWAY_ENV.certPem, GATEWAY_ENV.keyPem]);
     const valueFrom = JSON.stringify(container!.Secrets.map((secret) => secret.ValueFrom));
