@@ -20,17 +20,19 @@ export class InputError extends Error {
 export const USAGE = `Usage: lwm2m-bs <command> [options]
 
 Commands:
-  serve [--port 5683] [--data-dir <dir>] [--config <file.json>] [--bind4 <addr>] [--bind6 <addr>]
-        [--no-ipv6] [--demo-server <port>] [--json]
-      Run the bootstrap server on UDP (IPv4 and IPv6) until Ctrl-C. --config loads profiles and
-      devices at start; --demo-server also runs a registration-only LwM2M server on that port.
+  serve [--port 5683] [--coaps-port 5684 | --no-coaps] [--data-dir <dir>] [--config <file.json>]
+        [--bind4 <addr>] [--bind6 <addr>] [--no-ipv6] [--demo-server <port>] [--json]
+      Run the bootstrap server on UDP, CoAP and coaps (DTLS 1.2 PSK), IPv4 and IPv6, until Ctrl-C.
+      --config loads profiles and devices at start; --demo-server also runs a registration-only
+      LwM2M server on that port.
   gateway --mqtt-url mqtts://<iot-endpoint>:8883 --gateway-id <id> [--cert <file> --key <file>]
-          [--ca <file>] [--port 5683] [--bind4 <addr>] [--bind6 <addr>] [--no-ipv6]
-          [--health-port 8080] [--json]
+          [--ca <file>] [--port 5683] [--table <name> [--coaps-port 5684] | --no-coaps]
+          [--bind4 <addr>] [--bind6 <addr>] [--no-ipv6] [--health-port 8080] [--json]
       Run the CoAP gateway on UDP with the backend behind MQTT (AWS IoT Core: the gateway id is
       the thing name and the MQTT client id). TCP --health-port answers only while connected.
       Unset flags come from LWM2M_BS_MQTT_URL, LWM2M_BS_GATEWAY_ID and LWM2M_BS_MQTT_CERT, _KEY,
-      _CA (file paths) or LWM2M_BS_MQTT_CERT_PEM, _KEY_PEM (PEM text).
+      _CA (file paths) or LWM2M_BS_MQTT_CERT_PEM, _KEY_PEM (PEM text), LWM2M_BS_TABLE. coaps
+      needs the table, where it finds PSKs; without one it is off.
   simulate [--clients 10] [--concurrency 10] [--versions 1.0,1.1,1.2] [--server host:port]
            [--data-dir <dir>] [--lwm2m-port <port>] [--prefix sim] [--json]
       Simulated LwM2M clients bootstrap and register. Alone it brings its own bootstrap server

@@ -322,7 +322,12 @@ export class DtlsServer {
             }
           },
           () => {
-            if (this.#peers.get(key) === peer) this.#forget(key);
+            if (this.#peers.get(key) !== peer) return;
+            try {
+              this.#apply(key, peer, stepServerHandshake(peer.state, { type: 'psk-unavailable' }));
+            } catch {
+              this.#forget(key);
+            }
           },
         );
         return;

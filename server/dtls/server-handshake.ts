@@ -134,6 +134,8 @@ export type ServerHandshakeEvent =
   | { readonly type: 'record'; readonly record: DtlsRecord }
   /** The answer to lookup-psk; undefined when the identity is unknown. */
   | { readonly type: 'psk'; readonly key: Uint8Array | undefined }
+  /** The lookup itself failed (the store is down): the client is told at once, not left to time out. */
+  | { readonly type: 'psk-unavailable' }
   /** The retransmission timer expired while waiting for the client's flight (RFC 6347 4.2.4). */
   | { readonly type: 'retransmit' };
 
@@ -284,6 +286,7 @@ export function startServerHandshake(
 export function stepServerHandshake(state: ServerHandshakeState, event: ServerHandshakeEvent): ServerHandshakeStep {
   if (state.phase === 'failed') return { state, actions: [] };
   if (event.type === 'psk') return state.phase === 'awaiting-psk' ? onPsk(state, event.key) : { state, actions: [] };
+  if (event.type === 'psk-unavailable') return state.phase === 'awaiting-psk' ? fail(state, AlertDescription.internalError) : { state, actions: [] };
   if (event.type === 'retransmit') return state.phase === 'awaiting-client-key-exchange' ? resendServerHelloFlight(state) : { state, actions: [] };
   const { record } = event;
   if (state.phase === 'established') return onEstablishedRecord(state, record);
