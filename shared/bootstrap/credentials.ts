@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAesKeyLength } from '../smartcard/aes.ts';
 
 /**
  * Key material is written as hex in profiles, device entries and imports, so an operator can
@@ -45,3 +46,27 @@ export const oscoreContextSchema = z.strictObject({
   idContext: hexKey.optional(),
 });
 export type OscoreContext = z.infer<typeof oscoreContextSchema>;
+
+/** Key version numbers 01..7F are for keys of a Security Domain (GP Card Specification 11.1.8). */
+export const DEFAULT_SCP03_KEY_VERSION = 0x30;
+
+const aesHexKey = hexKey.refine((hex) => isAesKeyLength(hex.length / 2), 'must be a 16, 24 or 32-byte AES key');
+
+/**
+ * The static keys a UICC and the device share for GlobalPlatform SCP03 (Amendment D 4.1.1,
+ * LwM2M Core Appendix H): KEY_ENC, KEY_MAC and KEY_DEK of one AES length, identified on the card
+ * by a key version number. Stored as hex like every other credential.
+ */
+export const scp03KeyRecordSchema = z
+  .strictObject({
+    keyVersion: z.number().int().min(0x01).max(0x7f).default(DEFAULT_SCP03_KEY_VERSION),
+    enc: aesHexKey,
+    mac: aesHexKey,
+    dek: aesHexKey,
+  })
+  .refine((keys) => keys.enc.length === keys.mac.length && keys.mac.length === keys.dek.length, {
+    message: 'KEY_ENC, KEY_MAC and KEY_DEK must have the same length',
+    path: ['mac'],
+  });
+/** The stored form: hex keys. */
+export type Scp03KeyRecord = z.infer<typeof scp03KeyRecordSchema>;

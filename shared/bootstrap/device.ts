@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { serverAccountOverrideSchema, profileName, treeContentFormat } from './profile.ts';
-import { oscoreContextSchema, securityModeName, serverCredentialsSchema } from './credentials.ts';
+import { oscoreContextSchema, scp03KeyRecordSchema, securityModeName, serverCredentialsSchema } from './credentials.ts';
 
 /** Endpoint Client Name as clients send it in `ep=`: printable, no spaces, at most 255 bytes. */
 export const endpointName = z
@@ -66,6 +66,8 @@ export const deviceEntrySchema = z.strictObject({
   /** Credentials per Short Server ID, for accounts whose `credentialSource` is `device`. */
   serverCredentials: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), serverCredentialsSchema).default({}),
   oscore: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), oscoreContextSchema).default({}),
+  /** The UICC holding this device's bootstrap file: the SCP03 keys it shares with the device (LwM2M Core Appendix H). */
+  smartcard: z.strictObject({ scp03: scp03KeyRecordSchema }).optional(),
   overrides: deviceOverridesSchema.default({}),
   status: deviceStatusSchema.optional(),
 });

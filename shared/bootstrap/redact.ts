@@ -43,6 +43,16 @@ export function redactDevice(device: DeviceEntry): DeviceEntry {
     ...(device.bootstrapCredentials !== undefined && { bootstrapCredentials: redactCredentials(device.bootstrapCredentials) }),
     serverCredentials: mapValues(device.serverCredentials, redactCredentials),
     oscore: mapValues(device.oscore, redactOscore),
+    ...(device.smartcard !== undefined && {
+      smartcard: {
+        scp03: {
+          ...device.smartcard.scp03,
+          enc: hiddenSecret(device.smartcard.scp03.enc),
+          mac: hiddenSecret(device.smartcard.scp03.mac),
+          dek: hiddenSecret(device.smartcard.scp03.dek),
+        },
+      },
+    }),
     overrides: { ...device.overrides, ...(servers !== undefined && { servers: mapValues(servers, redactAccount) }) },
   };
 }

@@ -4,31 +4,13 @@
  * stored like other credentials, as hex; `redactScp03KeyRecord` is what may be shown or logged.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
-import { hexKey } from '../bootstrap/credentials.ts';
+import { DEFAULT_SCP03_KEY_VERSION, scp03KeyRecordSchema, type Scp03KeyRecord } from '../bootstrap/credentials.ts';
 import { hexToBytes } from '../bootstrap/key-bytes.ts';
 import { hiddenSecret } from '../bootstrap/redact.ts';
 import { AES_BLOCK_SIZE, aesEncryptBlock, isAesKeyLength } from './aes.ts';
 import { Scp03Error } from './scp03-error.ts';
 
-/** Key version numbers 01..7F are for keys of a Security Domain (GP Card Specification 11.1.8). */
-export const DEFAULT_SCP03_KEY_VERSION = 0x30;
-
-const aesHexKey = hexKey.refine((hex) => isAesKeyLength(hex.length / 2), 'must be a 16, 24 or 32-byte AES key');
-
-export const scp03KeyRecordSchema = z
-  .strictObject({
-    keyVersion: z.number().int().min(0x01).max(0x7f).default(DEFAULT_SCP03_KEY_VERSION),
-    enc: aesHexKey,
-    mac: aesHexKey,
-    dek: aesHexKey,
-  })
-  .refine((keys) => keys.enc.length === keys.mac.length && keys.mac.length === keys.dek.length, {
-    message: 'KEY_ENC, KEY_MAC and KEY_DEK must have the same length',
-    path: ['mac'],
-  });
-/** The stored form: hex keys. */
-export type Scp03KeyRecord = z.infer<typeof scp03KeyRecordSchema>;
+export { DEFAULT_SCP03_KEY_VERSION, scp03KeyRecordSchema, type Scp03KeyRecord } from '../bootstrap/credentials.ts';
 
 /** The working form: key bytes. Hold it only as long as a channel needs it; never log it. */
 export interface Scp03KeySet {

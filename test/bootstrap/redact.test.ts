@@ -10,7 +10,10 @@ const OVERRIDE_KEY = 'c1c2c3c4c5c6c7c8c9cacbcccdcecfd0';
 const MASTER_SECRET = 'd1d2d3d4d5d6d7d8d9dadbdcdddedfe0';
 const MASTER_SALT = 'e1e2e3e4e5e6e7e8';
 const PUBLIC_KEY = '3059301306072a8648ce3d020106082a8648ce3d03010703420004';
-const SECRETS = [BOOTSTRAP_KEY, SERVER_KEY, OVERRIDE_KEY, MASTER_SECRET, MASTER_SALT];
+const KEY_ENC = '404142434445464748494a4b4c4d4e4f';
+const KEY_MAC = '505152535455565758595a5b5c5d5e5f';
+const KEY_DEK = '606162636465666768696a6b6c6d6e6f';
+const SECRETS = [BOOTSTRAP_KEY, SERVER_KEY, OVERRIDE_KEY, MASTER_SECRET, MASTER_SALT, KEY_ENC, KEY_MAC, KEY_DEK];
 
 const device = deviceEntrySchema.parse({
   endpoint: 'urn:imei:490154203237518',
@@ -18,6 +21,7 @@ const device = deviceEntrySchema.parse({
   bootstrapCredentials: { securityMode: 'psk', identity: 'bs-identity', secretKey: BOOTSTRAP_KEY },
   serverCredentials: { '101': { identity: 'dm-identity', secretKey: SERVER_KEY }, '102': { publicKey: PUBLIC_KEY, serverPublicKey: PUBLIC_KEY } },
   oscore: { '101': { masterSecret: MASTER_SECRET, masterSalt: MASTER_SALT, senderId: '01', recipientId: '02' } },
+  smartcard: { scp03: { keyVersion: 0x30, enc: KEY_ENC, mac: KEY_MAC, dek: KEY_DEK } },
   overrides: {
     servers: {
       '101': { credentials: { identity: 'override', secretKey: OVERRIDE_KEY }, oscore: { masterSecret: MASTER_SECRET, senderId: '03', recipientId: '04' } },
@@ -38,6 +42,7 @@ describe('redactDevice', () => {
     assert.equal(redacted.serverCredentials['101']?.secretKey, '(hidden: 20 bytes)');
     assert.equal(redacted.oscore['101']?.masterSecret, '(hidden: 16 bytes)');
     assert.equal(redacted.oscore['101']?.masterSalt, '(hidden: 8 bytes)');
+    assert.deepEqual(redacted.smartcard?.scp03, { keyVersion: 0x30, enc: '(hidden: 16 bytes)', mac: '(hidden: 16 bytes)', dek: '(hidden: 16 bytes)' });
     assert.equal(redacted.overrides.servers?.['101']?.credentials?.secretKey, '(hidden: 16 bytes)');
     const oscoreOverride = redacted.overrides.servers?.['101']?.oscore;
     assert.ok(typeof oscoreOverride === 'object');
