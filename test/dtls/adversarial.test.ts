@@ -1,7 +1,7 @@
 /**
  * DtlsServer under attack, over real UDP on 127.0.0.1: spoofed-source floods, replayed and forged
  * cookies, bounded peer state, abandoned handshakes, key guessing, replayed and corrupted records,
- * truncation and reordered flights. The client is test/dtls/fixtures/test-client.ts, built from
+ * truncation and reordered flights. The client is test/dtls/fixtures/psk-client.ts, built from
  * the server's own primitives so that each message can be withheld, reordered or damaged.
  */
 import assert from 'node:assert/strict';
@@ -11,18 +11,11 @@ import { parseAlert } from '../../server/dtls/alert.ts';
 import { DtlsServer, type DtlsServerOptions } from '../../server/dtls/dtls-server.ts';
 import { HandshakeType, parseHandshakeFragments } from '../../server/dtls/handshake.ts';
 import { ContentType, DTLS_1_2, parseDatagram, serializeDatagram, serializeRecord, type DtlsRecord } from '../../server/dtls/record.ts';
-import {
-  connect,
-  hasAlert,
-  hasEpochOneHandshake,
-  hasHandshakeMessage,
-  helloExchange,
-  helloVerifyCookie,
-  PskClientFlight,
-  roundTrip,
-  UdpEndpoint,
-  type ConnectedClient,
-} from './fixtures/test-client.ts';
+import { hasAlert, hasEpochOneHandshake, hasHandshakeMessage, helloVerifyCookie } from './fixtures/datagram-checks.ts';
+import { PskClient } from './fixtures/psk-client.ts';
+import { flipBit } from './fixtures/record-protection.ts';
+import { UdpEndpoint } from './fixtures/udp-endpoint.ts';
+import { connect, helloExchange, roundTrip, type ConnectedClient } from './fixtures/udp-handshake.ts';
 
 const IDENTITY = 'urn:imei:490154203237518';
 const PSK = new Uint8Array(randomBytes(16));
@@ -76,25 +69,25 @@ async function endpoint(server: DtlsServer): Promise<UdpEndpoint> {
 }
 
 async function connected(server: DtlsServer): Promise<ConnectedClient> {
-  const client = await connect(server.address(), IDENTITY, PSK);
-  opened.push(client.endpoint);
-  return client;
+  const device = await connect(server.address(), { identity: IDENTITY, psk: PSK });
+  opened.push(device.endpoint);
+  return device;
 }
 
 /** A fresh client completes a handshake and gets its data echoed. */
 async function assertServes(h: Harness, text = 'still serving'): Promise<void> {
-  const client = await connected(h.server);
-  assert.equal(await roundTrip(client, text), text);
+  const device = await connected(h.server);
+  assert.equal(await roundTrip(device, text), text);
   assert.ok(h.delivered.includes(text));
 }
 
 /** A cookieless ClientHello that varies in the fields a flood would vary. */
 function floodHello(i: number): DtlsRecord {
-  const flight = new PskClientFlight({
+  const client = new PskClient({
     suites: i % 3 === 0 ? [0xc0a8] : [0xc0a8, 0x00ae, 0x00ff],
     sessionId: i % 5 === 0 ? new Uint8Array(randomBytes(32)) : new Uint8Array(0),
   });
-  return flight.hello(new Uint8Array(0), i % 2);
+  return client.helloRecord(new Uint8Array(0), i % 2);
 }
 
 describe('DtlsServer against spoofed sources (RFC 6347 4.2.1)', () => {
@@ -145,8 +138,7 @@ describe('DtlsServer against spoofed sources (RFC 6347 4.2.1)', () => {
     // More sources than any sensible table of partial hellos holds, so eviction must happen.
     const sockets = await Promise.all(Array.from({ length: 100 }, () => endpoint(h.server)));
     for (const [i, socket] of sockets.entries()) {
-      const flight = new PskClientFlight();
-      const body = flight.helloBody(new Uint8Array(0));
+      const body = new PskClient().helloBody();
       // Only the first 20 bytes of the hello: a fragment that can never complete.
       const fragment = new Uint8Array([HandshakeType.clientHello, 0, 0, body.length, 0, 0, 0, 0, 0, 0, 0, 20, ...body.subarray(0, 20)]);
       for (let seq = 0; seq < 4; seq++) await socket.send([{ type: ContentType.handshake, version: 0xfeff, epoch: 0, sequenceNumber: i * 4 + seq, fragment }]);
@@ -161,20 +153,20 @@ describe('DtlsServer against spoofed sources (RFC 6347 4.2.1)', () => {
     const h = await harness();
     const victim = await endpoint(h.server);
     const attacker = await endpoint(h.server);
-    const flight = new PskClientFlight();
-    await victim.send([flight.hello(new Uint8Array(0), 0)]);
+    const client = new PskClient();
+    await victim.send([client.helloRecord()]);
     const cookie = helloVerifyCookie((await victim.next())!)!;
     assert.equal(cookie.length, 32);
 
     // The same hello, byte for byte, with the victim's cookie but from another port.
-    await attacker.send([flight.hello(cookie, 1)]);
+    await attacker.send([client.helloRecord(cookie, 1)]);
     const fresh = helloVerifyCookie((await attacker.next())!);
     assert.ok(fresh !== undefined, 'a new HelloVerifyRequest');
     assert.notDeepEqual(fresh, cookie);
     assert.equal(h.server.peerCount, 0);
 
     for (const garbage of [new Uint8Array(randomBytes(32)), new Uint8Array(5), new Uint8Array(255).fill(0xa5), new Uint8Array(0)]) {
-      await attacker.send([flight.hello(garbage, 1)]);
+      await attacker.send([client.helloRecord(garbage, 1)]);
       const reply = (await attacker.next())!;
       assert.ok(hasHandshakeMessage(HandshakeType.helloVerifyRequest)(reply), `garbage cookie of ${garbage.length} bytes`);
       assert.ok(!hasHandshakeMessage(HandshakeType.serverHello)(reply));
@@ -183,7 +175,7 @@ describe('DtlsServer against spoofed sources (RFC 6347 4.2.1)', () => {
     assert.deepEqual(await attacker.drain(50), []);
 
     // The cookie is good where it was issued.
-    await victim.send([flight.hello(cookie, 1)]);
+    await victim.send([client.helloRecord(cookie, 1)]);
     assert.ok(await victim.nextMatching(hasHandshakeMessage(HandshakeType.serverHello)));
     assert.equal(h.server.peerCount, 1);
   });
@@ -198,7 +190,7 @@ describe('DtlsServer peer state bounds', () => {
 
     // A fourth peer (a half-done handshake) pushes out the oldest, a.
     const d = await endpoint(h.server);
-    await helloExchange(d, new PskClientFlight());
+    await helloExchange(d, new PskClient());
     peerCounts.push(h.server.peerCount);
     assert.equal(h.server.sendApplicationData(a.endpoint.address, encoder.encode('x')), false);
     assert.equal(h.server.sendApplicationData(c.endpoint.address, encoder.encode('x')), true);
@@ -209,7 +201,7 @@ describe('DtlsServer peer state bounds', () => {
     assert.equal(await roundTrip(b, 'b is alive'), 'b is alive');
     for (let i = 0; i < 6; i++) {
       const partial = await endpoint(h.server);
-      await helloExchange(partial, new PskClientFlight());
+      await helloExchange(partial, new PskClient());
       peerCounts.push(h.server.peerCount);
       if (i === 0) {
         assert.equal(h.server.sendApplicationData(c.endpoint.address, encoder.encode('x')), false, 'c was least recently active');
@@ -224,14 +216,14 @@ describe('DtlsServer peer state bounds', () => {
     const h = await harness({ handshakeTimeoutMs: 150 });
     const established = await connected(h.server);
     const idle = await endpoint(h.server);
-    const flight = new PskClientFlight();
-    await helloExchange(idle, flight);
+    const client = new PskClient({ identity: IDENTITY, psk: PSK });
+    await helloExchange(idle, client);
     assert.equal(h.server.peerCount, 2);
     await sleep(400);
     assert.equal(h.server.peerCount, 1, 'the abandoned handshake is gone');
     // Its late key exchange finds no state: no lookup, no answer beyond stray retransmissions.
     await idle.drain(0);
-    await idle.send([flight.keyExchange(IDENTITY, PSK), flight.changeCipherSpec(), flight.finished()]);
+    await idle.send(client.secondFlight());
     await sleep(100);
     assert.deepEqual(h.lookedUp, [IDENTITY], 'only the established client looked up its key');
     assert.ok(!(await idle.drain(0)).some(hasEpochOneHandshake));
@@ -240,16 +232,16 @@ describe('DtlsServer peer state bounds', () => {
 });
 
 describe('DtlsServer against key guessing (RFC 4279 section 2)', () => {
-  async function failedHandshake(h: Harness, identity: string, key: Uint8Array): Promise<{ alert: { level: number; description: number }; endpoint: UdpEndpoint; flight: PskClientFlight }> {
+  async function failedHandshake(h: Harness, identity: string, psk: Uint8Array): Promise<{ alert: { level: number; description: number } } & ConnectedClient> {
     const socket = await endpoint(h.server);
-    const flight = new PskClientFlight();
-    await helloExchange(socket, flight);
-    await socket.send([flight.keyExchange(identity, key), flight.changeCipherSpec(), flight.finished()]);
+    const client = new PskClient({ identity, psk });
+    await helloExchange(socket, client);
+    await socket.send(client.secondFlight());
     const reply = await socket.nextMatching(hasAlert);
     assert.ok(reply !== undefined, `an alert for ${identity}`);
     const record = parseDatagram(reply).find((r) => r.type === ContentType.alert)!;
     assert.equal(record.epoch, 0, 'the alert is in the clear: the client may not have our keys');
-    return { alert: parseAlert(record.fragment), endpoint: socket, flight };
+    return { alert: parseAlert(record.fragment), endpoint: socket, client };
   }
 
   it('ends a wrong key and an unknown identity with the same fatal decrypt_error, and delivers nothing', async () => {
@@ -259,8 +251,8 @@ describe('DtlsServer against key guessing (RFC 4279 section 2)', () => {
     assert.deepEqual(wrongKey.alert, { level: 2, description: 51 });
     assert.deepEqual(unknown.alert, wrongKey.alert);
     assert.deepEqual(h.lookedUp, [IDENTITY, 'urn:imei:000000000000000']);
-    for (const { endpoint: socket, flight } of [wrongKey, unknown]) {
-      await socket.send([flight.protect(ContentType.applicationData, encoder.encode('smuggled'))]);
+    for (const { endpoint: socket, client } of [wrongKey, unknown]) {
+      await socket.send([client.protect(ContentType.applicationData, encoder.encode('smuggled'))]);
     }
     await sleep(100);
     assert.deepEqual(h.delivered, []);
@@ -272,26 +264,25 @@ describe('DtlsServer against injected handshake and alert records', () => {
   it('looks a key up once however often the client repeats its flight during a slow lookup', async () => {
     const h = await harness({ lookupDelayMs: 150 });
     const socket = await endpoint(h.server);
-    const flight = new PskClientFlight();
-    await helloExchange(socket, flight);
-    const keyExchange = flight.keyExchange(IDENTITY, PSK);
-    await socket.send([keyExchange, flight.changeCipherSpec(), flight.finished()]);
+    const client = new PskClient({ identity: IDENTITY, psk: PSK });
+    await helloExchange(socket, client);
+    await socket.send(client.secondFlight());
     for (let i = 0; i < 4; i++) {
       await sleep(20);
       // A client's retransmission: the same messages under new record sequence numbers.
-      await socket.send([flight.plain(ContentType.handshake, keyExchange.fragment), flight.changeCipherSpec(), flight.protect(ContentType.handshake, flight.finishedMessage)]);
+      await socket.send(client.secondFlightAgain());
     }
     assert.ok(await socket.nextMatching(hasEpochOneHandshake), 'the server Finished');
     assert.deepEqual(h.lookedUp, [IDENTITY]);
     await socket.drain(50);
-    assert.equal(await roundTrip({ endpoint: socket, flight }, 'one lookup'), 'one lookup');
+    assert.equal(await roundTrip({ endpoint: socket, client }, 'one lookup'), 'one lookup');
   });
 
   it('keeps an established session through plaintext alerts, forged encrypted alerts and stray handshake records from its address', async () => {
     const h = await harness();
-    const client = await connected(h.server);
+    const device = await connected(h.server);
     // Plaintext records anyone on the path can forge with the client's address, and epoch 1 records without its keys.
-    const plain = (type: ContentType, fragment: Uint8Array): DtlsRecord => client.flight.plain(type, fragment);
+    const plain = (type: ContentType, fragment: Uint8Array): DtlsRecord => device.client.plain(type, fragment);
     const injected: DtlsRecord[][] = [
       [plain(ContentType.alert, new Uint8Array([2, 40]))],
       [plain(ContentType.alert, new Uint8Array([1, 0]))],
@@ -300,45 +291,43 @@ describe('DtlsServer against injected handshake and alert records', () => {
       [plain(ContentType.handshake, new Uint8Array([HandshakeType.clientKeyExchange, 0, 0, 2, 0, 2, 0, 0, 0, 0, 0, 2, 0, 0]))],
       [{ type: ContentType.handshake, version: DTLS_1_2, epoch: 1, sequenceNumber: 1001, fragment: new Uint8Array(randomBytes(40)) }],
       // A hello without cookie only earns a HelloVerifyRequest; the session stays.
-      [client.flight.hello(new Uint8Array(0), 0)],
+      [device.client.helloRecord(new Uint8Array(0), 0)],
     ];
-    for (const records of injected) await client.endpoint.send(records);
+    for (const records of injected) await device.endpoint.send(records);
     await sleep(50);
     assert.equal(h.server.peerCount, 1);
-    assert.equal(await roundTrip(client, 'unbroken'), 'unbroken');
+    assert.equal(await roundTrip(device, 'unbroken'), 'unbroken');
   });
 });
 
 describe('DtlsServer against replayed and damaged records (RFC 6347 4.1.2.6, 4.1.2.7)', () => {
   it('delivers a replayed record once and drops a flipped bit silently, and the session goes on', async () => {
     const h = await harness();
-    const client = await connected(h.server);
-    const first = client.flight.protect(ContentType.applicationData, encoder.encode('once'));
-    await client.endpoint.send([first]);
-    assert.ok(await client.endpoint.next());
-    for (let i = 0; i < 3; i++) await client.endpoint.send([first]);
+    const device = await connected(h.server);
+    const first = device.client.protect(ContentType.applicationData, encoder.encode('once'));
+    await device.endpoint.send([first]);
+    assert.ok(await device.endpoint.next());
+    for (let i = 0; i < 3; i++) await device.endpoint.send([first]);
 
-    const second = client.flight.protect(ContentType.applicationData, encoder.encode('second'));
+    const second = device.client.protect(ContentType.applicationData, encoder.encode('second'));
     const wire = serializeRecord(second);
     for (const bit of [0, 13 * 8 + 3, 20 * 8, (wire.length - 1) * 8 + 7, 11 * 8 + 7]) {
-      const damaged = wire.slice();
-      damaged[bit >> 3]! ^= 1 << (bit & 7);
-      await client.endpoint.send(damaged);
+      await device.endpoint.send(flipBit(wire, bit));
     }
-    assert.deepEqual(await client.endpoint.drain(150), [], 'no alert, no answer to damaged or replayed records');
+    assert.deepEqual(await device.endpoint.drain(150), [], 'no alert, no answer to damaged or replayed records');
     assert.deepEqual(h.delivered, ['once']);
 
     // The damaged copies did not take the sequence number: the genuine one still gets through.
-    await client.endpoint.send(wire);
-    assert.ok(await client.endpoint.next());
-    assert.equal(await roundTrip(client, 'third'), 'third');
+    await device.endpoint.send(wire);
+    assert.ok(await device.endpoint.next());
+    assert.equal(await roundTrip(device, 'third'), 'third');
     assert.deepEqual(h.delivered, ['once', 'second', 'third']);
   });
 
   it('answers no prefix of a ClientHello datagram, or of a re-framed truncated one, and keeps serving', async () => {
     const h = await harness();
     const socket = await endpoint(h.server);
-    const hello = new PskClientFlight().hello(new Uint8Array(0), 0);
+    const hello = new PskClient().helloRecord();
     const wire = serializeRecord(hello);
     for (let length = 0; length < wire.length; length++) await socket.send(wire.subarray(0, length));
     // Record framing intact, handshake message cut short.
@@ -353,21 +342,21 @@ describe('DtlsServer against replayed and damaged records (RFC 6347 4.1.2.6, 4.1
 
   it('acts on a datagram prefix only when it ends on a record boundary', async () => {
     const h = await harness();
-    const client = await connected(h.server);
-    const first = client.flight.protect(ContentType.applicationData, encoder.encode('first'));
-    const second = client.flight.protect(ContentType.applicationData, encoder.encode('second'));
+    const device = await connected(h.server);
+    const first = device.client.protect(ContentType.applicationData, encoder.encode('first'));
+    const second = device.client.protect(ContentType.applicationData, encoder.encode('second'));
     const wire = serializeDatagram([first, second]);
     const boundary = serializeRecord(first).length;
-    for (let length = 0; length < wire.length; length++) await client.endpoint.send(wire.subarray(0, length));
+    for (let length = 0; length < wire.length; length++) await device.endpoint.send(wire.subarray(0, length));
     // Record framing intact, ciphertext cut short: authentication fails.
-    for (let length = 0; length < second.fragment.length; length++) await client.endpoint.send([{ ...second, fragment: second.fragment.subarray(0, length) }]);
+    for (let length = 0; length < second.fragment.length; length++) await device.endpoint.send([{ ...second, fragment: second.fragment.subarray(0, length) }]);
     await sleep(100);
     assert.deepEqual(h.delivered, ['first'], `only the prefix of ${boundary} bytes is a valid datagram`);
-    await client.endpoint.drain(0);
-    await client.endpoint.send(wire);
-    assert.equal((await client.endpoint.drain(100)).length, 1, 'one echo, for second');
+    await device.endpoint.drain(0);
+    await device.endpoint.send(wire);
+    assert.equal((await device.endpoint.drain(100)).length, 1, 'one echo, for second');
     assert.deepEqual(h.delivered, ['first', 'second'], 'the whole datagram: first is a replay, second is new');
-    assert.equal(await roundTrip(client, 'after truncation'), 'after truncation');
+    assert.equal(await roundTrip(device, 'after truncation'), 'after truncation');
   });
 });
 
@@ -377,27 +366,26 @@ describe('DtlsServer with reordered client flights (RFC 6347 4.2.4)', () => {
    * retransmits it in order (new record numbers, as a client does) if the server's Finished
    * does not come; resolves to how many sends it took.
    */
-  async function reordered(h: Harness, order: readonly ('kx' | 'ccs' | 'fin')[], oneDatagram: boolean): Promise<{ client: ConnectedClient; attempts: number }> {
+  async function reordered(h: Harness, order: readonly ('kx' | 'ccs' | 'fin')[], oneDatagram: boolean): Promise<{ device: ConnectedClient; attempts: number }> {
     const socket = await endpoint(h.server);
-    const flight = new PskClientFlight();
-    await helloExchange(socket, flight);
-    const made = { kx: flight.keyExchange(IDENTITY, PSK), ccs: flight.changeCipherSpec(), fin: flight.finished() };
-    const records = order.map((name) => made[name]);
+    const client = new PskClient({ identity: IDENTITY, psk: PSK });
+    await helloExchange(socket, client);
+    const made = { kx: client.keyExchange(), ccs: [client.changeCipherSpec()], fin: client.finished() };
+    const records = order.flatMap((name) => made[name]);
     if (oneDatagram) await socket.send(records);
-    else for (const record of records) await socket.send([record]);
+    else await socket.sendEach(records);
     let attempts = 1;
     let finished = await socket.nextMatching(hasEpochOneHandshake, 300);
     while (finished === undefined && attempts < 3) {
       attempts++;
-      const again = flight.plain(ContentType.handshake, made.kx.fragment);
-      await socket.send([again, flight.changeCipherSpec(), flight.protect(ContentType.handshake, flight.finishedMessage)]);
+      await socket.send(client.secondFlightAgain());
       finished = await socket.nextMatching(hasEpochOneHandshake, 500);
     }
     assert.ok(finished !== undefined, `no server Finished after ${attempts} flights for ${order.join(',')}`);
     const record = parseDatagram(finished).find((r) => r.epoch === 1 && r.type === ContentType.handshake)!;
-    const [message] = parseHandshakeFragments(flight.open(record));
+    const [message] = parseHandshakeFragments(client.open(record));
     assert.equal(message?.msgType, HandshakeType.finished);
-    return { client: { endpoint: socket, flight }, attempts };
+    return { device: { endpoint: socket, client }, attempts };
   }
 
   for (const [order, oneDatagram] of [
@@ -408,9 +396,9 @@ describe('DtlsServer with reordered client flights (RFC 6347 4.2.4)', () => {
   ] as const) {
     it(`completes with ${order.join(', ')} in ${oneDatagram ? 'one datagram' : 'separate datagrams'}`, async () => {
       const h = await harness();
-      const { client, attempts } = await reordered(h, order, oneDatagram);
+      const { device, attempts } = await reordered(h, order, oneDatagram);
       if (order[0] === 'kx') assert.equal(attempts, 1, 'a Finished ahead of its ChangeCipherSpec is held, not dropped');
-      assert.equal(await roundTrip(client, 'reordered'), 'reordered');
+      assert.equal(await roundTrip(device, 'reordered'), 'reordered');
       assert.deepEqual(h.lookedUp, [IDENTITY]);
     });
   }

@@ -3,22 +3,11 @@ import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { hex, toHex } from '../fixtures/codec-assertions.ts';
 import { CBC_SHA256_MIN_FRAGMENT, cbcSha256Cipher, decryptCbcSha256, encryptCbcSha256 } from '../../server/dtls/cbc-sha256.ts';
-import type { RecordContext } from '../../server/dtls/record-cipher.ts';
-import { isBadRecordMacError } from '../../server/dtls/record-protection-error.ts';
-import { ContentType, DTLS_1_2 } from '../../server/dtls/record.ts';
+import { ContentType } from '../../server/dtls/record.ts';
+import { assertBadRecordMac, sampleContext as context, samplePlaintext as plaintext } from './fixtures/record-protection.ts';
 
 const keys = { macKey: hex('00112233445566778899aabbccddeeff'.repeat(2)), encKey: hex('000102030405060708090a0b0c0d0e0f') };
-const context: RecordContext = { type: ContentType.applicationData, version: DTLS_1_2, epoch: 1, sequenceNumber: 0x0102030405 };
 const iv = hex('f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff');
-const plaintext = new TextEncoder().encode('POST /bs?ep=urn:dev:1');
-
-function assertRefused(run: () => unknown): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(isBadRecordMacError(error), String(error));
-    assert.equal(error.message, 'record failed authentication');
-    return true;
-  });
-}
 
 /** AES-128-CBC over whole blocks, no padding of its own: for building records by hand. */
 function cbc(data: Uint8Array, recordIv = iv): Uint8Array {
@@ -71,17 +60,17 @@ describe('AES-128-CBC-SHA256 record protection (RFC 5246 6.2.3.2)', () => {
       for (const mask of [0x01, 0x80]) {
         const tampered = fragment.slice();
         tampered[at]! ^= mask;
-        assertRefused(() => decryptCbcSha256(keys, context, tampered));
+        assertBadRecordMac(() => decryptCbcSha256(keys, context, tampered));
       }
     }
   });
 
   it('refuses every truncation and every extension', () => {
-    for (let length = 0; length < fragment.length; length++) assertRefused(() => decryptCbcSha256(keys, context, fragment.subarray(0, length)));
-    assertRefused(() => decryptCbcSha256(keys, context, new Uint8Array([...fragment, 0])));
-    assertRefused(() => decryptCbcSha256(keys, context, new Uint8Array([...fragment, ...fragment.subarray(16, 32)])));
+    for (let length = 0; length < fragment.length; length++) assertBadRecordMac(() => decryptCbcSha256(keys, context, fragment.subarray(0, length)));
+    assertBadRecordMac(() => decryptCbcSha256(keys, context, new Uint8Array([...fragment, 0])));
+    assertBadRecordMac(() => decryptCbcSha256(keys, context, new Uint8Array([...fragment, ...fragment.subarray(16, 32)])));
     // Dropping the first ciphertext block leaves a well-formed length and a garbled start.
-    assertRefused(() => decryptCbcSha256(keys, context, new Uint8Array([...fragment.subarray(16)])));
+    assertBadRecordMac(() => decryptCbcSha256(keys, context, new Uint8Array([...fragment.subarray(16)])));
     assert.ok(CBC_SHA256_MIN_FRAGMENT === 64);
   });
 
@@ -97,7 +86,7 @@ describe('AES-128-CBC-SHA256 record protection (RFC 5246 6.2.3.2)', () => {
     ];
     for (const padding of badPaddings) {
       const record = new Uint8Array(Buffer.concat([iv, cbc(new Uint8Array(Buffer.concat([body, padding])))]));
-      assertRefused(() => decryptCbcSha256(keys, context, record));
+      assertBadRecordMac(() => decryptCbcSha256(keys, context, record));
     }
     // The control: the right padding passes, so the failures above are the padding's.
     const good = new Uint8Array(Buffer.concat([iv, cbc(new Uint8Array(Buffer.concat([body, Buffer.alloc(11, 10)])))]));
@@ -114,15 +103,15 @@ describe('AES-128-CBC-SHA256 record protection (RFC 5246 6.2.3.2)', () => {
       { ...context, epoch: 2 },
       { ...context, sequenceNumber: context.sequenceNumber + 1 },
     ]) {
-      assertRefused(() => decryptCbcSha256(keys, changed, fragment));
+      assertBadRecordMac(() => decryptCbcSha256(keys, changed, fragment));
     }
     const otherMac = keys.macKey.slice();
     otherMac[0]! ^= 1;
-    assertRefused(() => decryptCbcSha256({ ...keys, macKey: otherMac }, context, fragment));
+    assertBadRecordMac(() => decryptCbcSha256({ ...keys, macKey: otherMac }, context, fragment));
     const otherKey = keys.encKey.slice();
     otherKey[15]! ^= 1;
-    assertRefused(() => decryptCbcSha256({ ...keys, encKey: otherKey }, context, fragment));
-    assertRefused(() => decryptCbcSha256({ ...keys, encKey: keys.encKey.subarray(0, 8) }, context, fragment));
+    assertBadRecordMac(() => decryptCbcSha256({ ...keys, encKey: otherKey }, context, fragment));
+    assertBadRecordMac(() => decryptCbcSha256({ ...keys, encKey: keys.encKey.subarray(0, 8) }, context, fragment));
   });
 
   it('rejects bad key and IV sizes when encrypting', () => {

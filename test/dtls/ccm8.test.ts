@@ -2,26 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hex, toHex } from '../fixtures/codec-assertions.ts';
 import { CCM_8_OVERHEAD, decryptCcm8, encryptCcm8, type RecordContext } from '../../server/dtls/ccm8.ts';
-import { BadRecordMacError, isBadRecordMacError } from '../../server/dtls/record-protection-error.ts';
-import { ContentType, DTLS_1_2 } from '../../server/dtls/record.ts';
+import { BadRecordMacError } from '../../server/dtls/record-protection-error.ts';
+import { assertBadRecordMac, flipBit, sampleContext as context, samplePlaintext as plaintext } from './fixtures/record-protection.ts';
 
 const keys = { key: hex('000102030405060708090a0b0c0d0e0f'), implicitIv: hex('a0a1a2a3') };
-const context: RecordContext = { type: ContentType.applicationData, version: DTLS_1_2, epoch: 1, sequenceNumber: 0x0102030405 };
-const plaintext = new TextEncoder().encode('POST /bs?ep=urn:dev:1');
-
-function assertRefused(run: () => unknown): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(isBadRecordMacError(error), String(error));
-    assert.equal(error.message, 'record failed authentication');
-    return true;
-  });
-}
-
-function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
-  const out = bytes.slice();
-  out[bit >> 3]! ^= 1 << (bit & 7);
-  return out;
-}
 
 describe('AES-128-CCM-8 record protection', () => {
   const fragment = encryptCcm8(keys, context, plaintext);
@@ -45,7 +29,7 @@ describe('AES-128-CCM-8 record protection', () => {
 
   it('refuses every single-bit flip of explicit nonce, ciphertext and tag with the same error', () => {
     for (let bit = 0; bit < fragment.length * 8; bit++) {
-      assertRefused(() => decryptCcm8(keys, context, flipBit(fragment, bit)));
+      assertBadRecordMac(() => decryptCcm8(keys, context, flipBit(fragment, bit)));
     }
   });
 
@@ -56,19 +40,19 @@ describe('AES-128-CCM-8 record protection', () => {
     for (let bit = 0; bit < 16; bit++) contexts.push({ ...context, epoch: context.epoch ^ (1 << bit) });
     for (let bit = 0; bit < 48; bit++) contexts.push({ ...context, sequenceNumber: Number(BigInt(context.sequenceNumber) ^ (1n << BigInt(bit))) });
     assert.equal(contexts.length, 88);
-    for (const changed of contexts) assertRefused(() => decryptCcm8(keys, changed, fragment));
+    for (const changed of contexts) assertBadRecordMac(() => decryptCcm8(keys, changed, fragment));
   });
 
   it('refuses a plaintext length mismatch: an extra or missing byte', () => {
-    assertRefused(() => decryptCcm8(keys, context, new Uint8Array([...fragment, 0])));
-    assertRefused(() => decryptCcm8(keys, context, fragment.subarray(0, fragment.length - 1)));
+    assertBadRecordMac(() => decryptCcm8(keys, context, new Uint8Array([...fragment, 0])));
+    assertBadRecordMac(() => decryptCcm8(keys, context, fragment.subarray(0, fragment.length - 1)));
   });
 
   it('refuses short fragments, a wrong key and a wrong implicit IV', () => {
-    for (let length = 0; length < CCM_8_OVERHEAD; length++) assertRefused(() => decryptCcm8(keys, context, fragment.subarray(0, length)));
-    assertRefused(() => decryptCcm8({ ...keys, key: flipBit(keys.key, 0) }, context, fragment));
-    assertRefused(() => decryptCcm8({ ...keys, implicitIv: flipBit(keys.implicitIv, 31) }, context, fragment));
-    assertRefused(() => decryptCcm8({ ...keys, key: keys.key.subarray(0, 15) }, context, fragment));
+    for (let length = 0; length < CCM_8_OVERHEAD; length++) assertBadRecordMac(() => decryptCcm8(keys, context, fragment.subarray(0, length)));
+    assertBadRecordMac(() => decryptCcm8({ ...keys, key: flipBit(keys.key, 0) }, context, fragment));
+    assertBadRecordMac(() => decryptCcm8({ ...keys, implicitIv: flipBit(keys.implicitIv, 31) }, context, fragment));
+    assertBadRecordMac(() => decryptCcm8({ ...keys, key: keys.key.subarray(0, 15) }, context, fragment));
   });
 
   it('the error says nothing about the key', () => {

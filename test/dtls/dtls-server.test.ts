@@ -1,5 +1,5 @@
 /**
- * DtlsServer over real UDP on 127.0.0.1 with FragmentingTestClient: the retransmission timer,
+ * DtlsServer over real UDP on 127.0.0.1 with PskClient (fixtures/psk-client.ts): the retransmission timer,
  * fragmented flights in separate datagrams, close_notify, refused renegotiation, client alerts,
  * counters and callbacks.
  */
@@ -10,9 +10,12 @@ import { AlertDescription, AlertLevel, parseAlert, serializeAlert } from '../../
 import { TLS_PSK_WITH_AES_128_CBC_SHA256, TLS_PSK_WITH_AES_128_CCM_8 } from '../../server/dtls/cipher-suite.ts';
 import type { ClientAddress } from '../../server/dtls/cookie.ts';
 import { DtlsServer, type DtlsPeer, type DtlsServerOptions } from '../../server/dtls/dtls-server.ts';
-import { HandshakeType, parseHandshakeFragments, serializeHandshake } from '../../server/dtls/handshake.ts';
-import { ContentType, type DtlsRecord } from '../../server/dtls/record.ts';
-import { FragmentingTestClient, udpHandshake, UdpTestClient } from './dtls-test-client.ts';
+import { HandshakeType, serializeHandshake } from '../../server/dtls/handshake.ts';
+import { ContentType } from '../../server/dtls/record.ts';
+import { hasHandshakeMessage } from './fixtures/datagram-checks.ts';
+import { PskClient, type PskClientOptions } from './fixtures/psk-client.ts';
+import { UdpEndpoint } from './fixtures/udp-endpoint.ts';
+import { connect, finishHandshake, helloExchange, roundTrip, type ConnectedClient } from './fixtures/udp-handshake.ts';
 
 const psk = new Uint8Array(randomBytes(16));
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
@@ -44,44 +47,24 @@ async function openServer(options: Partial<DtlsServerOptions> = {}): Promise<Har
   return { server, received, closed, failed };
 }
 
-async function connect(harness: Harness, client: FragmentingTestClient): Promise<UdpTestClient> {
-  const udp = await UdpTestClient.open(harness.server.address());
-  const finished = await udpHandshake(udp, client);
-  assert.ok(finished.length > 0, 'server Finished arrived');
-  return udp;
+/** A client of 'dev-1' that completed its handshake with the harness's server. */
+function connected(harness: Harness, options: Omit<PskClientOptions, 'identity'> = {}): Promise<ConnectedClient> {
+  return connect(harness.server.address(), { psk, identity: 'dev-1', ...options });
 }
-
-async function echo(udp: UdpTestClient, client: FragmentingTestClient, message: string): Promise<string> {
-  await udp.send([client.protect(ContentType.applicationData, bytes(message))]);
-  let answer = '';
-  await udp.until((records) => {
-    const data = records.find((record) => record.type === ContentType.applicationData);
-    if (data !== undefined) answer = text(client.open(data));
-    return data !== undefined;
-  });
-  return answer;
-}
-
-const isServerHello = (records: readonly DtlsRecord[]): boolean =>
-  records.some((record) => record.type === ContentType.handshake && record.epoch === 0 && parseHandshakeFragments(record.fragment).some((f) => f.msgType === HandshakeType.serverHello));
 
 describe('DtlsServer retransmission timer (RFC 6347 4.2.4)', () => {
   it('resends the ServerHello flight when the first one is lost, and the handshake completes', async () => {
     const harness = await openServer({ retransmitInitialMs: 50 });
-    const client = new FragmentingTestClient({ psk, identity: 'dev-1' });
-    const udp = await UdpTestClient.open(harness.server.address());
+    const client = new PskClient({ psk, identity: 'dev-1' });
+    const udp = await UdpEndpoint.open(harness.server.address());
     let lost = 0;
-    udp.drop = (records) => isServerHello(records) && lost++ === 0;
+    udp.drop = (datagram) => hasHandshakeMessage(HandshakeType.serverHello)(datagram) && lost++ === 0;
     try {
-      await udp.send(client.hello());
-      await udp.until((records) => (client.receive(records), client.cookie.length > 0));
-      await udp.send(client.hello());
       // The client does not retransmit its hello: only the server's timer can recover.
-      await udp.until((records) => client.receive(records));
+      await helloExchange(udp, client);
       assert.equal(udp.dropped, 1);
-      await udp.send(client.secondFlight());
-      await udp.until((records) => records.some((record) => record.epoch === 1));
-      assert.equal(await echo(udp, client, 'after loss'), 'after loss');
+      await finishHandshake(udp, client);
+      assert.equal(await roundTrip({ endpoint: udp, client }, 'after loss'), 'after loss');
       assert.equal(harness.server.counters().handshakesCompleted, 1);
     } finally {
       await udp.close();
@@ -94,16 +77,15 @@ describe('DtlsServer with fragmented flights in separate datagrams', () => {
   for (const suite of [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CBC_SHA256]) {
     it(`completes with 4-byte client fragments and 8-byte server fragments (0x${suite.toString(16)})`, async () => {
       const harness = await openServer({ maxHandshakeFragment: 8 });
-      const client = new FragmentingTestClient({ psk, identity: 'dev-1', suites: [suite], maxFragment: 4 });
-      const udp = await connect(harness, client);
+      const device = await connected(harness, { suites: [suite], maxFragment: 4 });
       try {
-        assert.equal(client.chosenSuite, suite);
-        assert.equal(await echo(udp, client, 'fragmented'), 'fragmented');
+        assert.equal(device.client.chosenSuite, suite);
+        assert.equal(await roundTrip(device, 'fragmented'), 'fragmented');
         assert.deepEqual(harness.received, ['fragmented']);
         const counters = harness.server.counters();
         assert.deepEqual(counters, { ...counters, helloVerifyRequests: 1, handshakesStarted: 1, handshakesCompleted: 1, handshakesFailed: 0, peers: 1 });
       } finally {
-        await udp.close();
+        await device.endpoint.close();
         await harness.server.close();
       }
     });
@@ -120,20 +102,19 @@ describe('DtlsServer session end and renegotiation', () => {
   });
 
   it('answers close_notify with close_notify and forgets the peer', async () => {
-    const client = new FragmentingTestClient({ psk, identity: 'dev-1', suites: [TLS_PSK_WITH_AES_128_CBC_SHA256] });
-    const udp = await connect(harness, client);
+    const { endpoint: udp, client } = await connected(harness, { suites: [TLS_PSK_WITH_AES_128_CBC_SHA256] });
     try {
       assert.equal(harness.server.peerCount, 1);
       await udp.send([client.protect(ContentType.alert, serializeAlert({ level: AlertLevel.warning, description: AlertDescription.closeNotify }))]);
-      const [answer] = await udp.next();
+      const [answer] = await udp.nextRecords();
       assert.equal(answer?.type, ContentType.alert);
       assert.deepEqual(parseAlert(client.open(answer)), { level: AlertLevel.warning, description: AlertDescription.closeNotify });
       assert.equal(harness.server.peerCount, 0);
-      assert.deepEqual(harness.closed.map((peer) => [peer.identity, peer.port]), [['dev-1', udp.port]]);
+      assert.deepEqual(harness.closed.map((peer) => [peer.identity, peer.port]), [['dev-1', udp.address.port]]);
       // Nothing of the session is left: its data is no longer delivered.
       harness.received.length = 0;
       await udp.send([client.protect(ContentType.applicationData, bytes('late'))]);
-      await assert.rejects(udp.next(200));
+      await assert.rejects(udp.nextRecords(200));
       assert.deepEqual(harness.received, []);
     } finally {
       harness.closed.length = 0;
@@ -142,11 +123,10 @@ describe('DtlsServer session end and renegotiation', () => {
   });
 
   it('ends the peer on a fatal alert from the client, without answering', async () => {
-    const client = new FragmentingTestClient({ psk, identity: 'dev-1' });
-    const udp = await connect(harness, client);
+    const { endpoint: udp, client } = await connected(harness);
     try {
       await udp.send([client.protect(ContentType.alert, serializeAlert({ level: AlertLevel.fatal, description: AlertDescription.internalError }))]);
-      await assert.rejects(udp.next(200));
+      await assert.rejects(udp.nextRecords(200));
       assert.equal(harness.server.peerCount, 0);
       assert.equal(harness.closed.length, 1);
     } finally {
@@ -156,14 +136,14 @@ describe('DtlsServer session end and renegotiation', () => {
   });
 
   it('refuses renegotiation with a warning no_renegotiation alert and keeps the session', async () => {
-    const client = new FragmentingTestClient({ psk, identity: 'dev-1' });
-    const udp = await connect(harness, client);
+    const device = await connected(harness);
+    const { endpoint: udp, client } = device;
     try {
       await udp.send([client.protect(ContentType.handshake, serializeHandshake(HandshakeType.clientHello, 4, client.helloBody()))]);
-      const [answer] = await udp.next();
+      const [answer] = await udp.nextRecords();
       assert.equal(answer?.epoch, 1);
       assert.deepEqual(parseAlert(client.open(answer!)), { level: AlertLevel.warning, description: AlertDescription.noRenegotiation });
-      assert.equal(await echo(udp, client, 'still here'), 'still here');
+      assert.equal(await roundTrip(device, 'still here'), 'still here');
       assert.equal(harness.server.peerCount, 1);
     } finally {
       await udp.close();
@@ -172,17 +152,14 @@ describe('DtlsServer session end and renegotiation', () => {
 
   it('reports a failed handshake to onHandshakeFailed and the counters, and keeps no peer', async () => {
     const before = harness.server.counters();
-    const client = new FragmentingTestClient({ psk: new Uint8Array(randomBytes(16)), identity: 'dev-1' });
-    const udp = await UdpTestClient.open(harness.server.address());
+    const client = new PskClient({ psk: new Uint8Array(randomBytes(16)), identity: 'dev-1' });
+    const udp = await UdpEndpoint.open(harness.server.address());
     try {
-      await udp.send(client.hello());
-      await udp.until((records) => (client.receive(records), client.cookie.length > 0));
-      await udp.send(client.hello());
-      await udp.until((records) => client.receive(records));
-      await udp.send(client.secondFlight());
-      const [alert] = await udp.next();
+      await helloExchange(udp, client);
+      await udp.sendEach(client.secondFlight());
+      const [alert] = await udp.nextRecords();
       assert.deepEqual(parseAlert(alert!.fragment), { level: AlertLevel.fatal, description: AlertDescription.decryptError });
-      assert.deepEqual(harness.failed.at(-1), { client: { address: '127.0.0.1', port: udp.port }, alert: AlertDescription.decryptError });
+      assert.deepEqual(harness.failed.at(-1), { client: { address: '127.0.0.1', port: udp.address.port }, alert: AlertDescription.decryptError });
       const counters = harness.server.counters();
       assert.equal(counters.handshakesFailed, before.handshakesFailed + 1);
       assert.equal(counters.handshakesStarted, before.handshakesStarted + 1);
@@ -194,9 +171,9 @@ describe('DtlsServer session end and renegotiation', () => {
 
   it('counts dropped records', async () => {
     const before = harness.server.counters().recordsDropped;
-    const udp = await UdpTestClient.open(harness.server.address());
+    const udp = await UdpEndpoint.open(harness.server.address());
     try {
-      await new Promise<void>((resolve) => udp.socket.send(new Uint8Array([22, 0xfe, 0xfd, 0]), harness.server.address().port, '127.0.0.1', () => resolve()));
+      await udp.send(new Uint8Array([22, 0xfe, 0xfd, 0]));
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(harness.server.counters().recordsDropped, before + 1);
     } finally {
@@ -215,13 +192,13 @@ describe('DtlsServer options', () => {
 
   it('answers a client with no suite in common with handshake_failure', async () => {
     const harness = await openServer({ cipherSuites: [TLS_PSK_WITH_AES_128_CBC_SHA256] });
-    const client = new FragmentingTestClient({ psk, identity: 'dev-1', suites: [TLS_PSK_WITH_AES_128_CCM_8] });
-    const udp = await UdpTestClient.open(harness.server.address());
+    const client = new PskClient({ psk, identity: 'dev-1', suites: [TLS_PSK_WITH_AES_128_CCM_8] });
+    const udp = await UdpEndpoint.open(harness.server.address());
     try {
-      await udp.send(client.hello());
+      await udp.sendEach(client.hello());
       await udp.until((records) => (client.receive(records), client.cookie.length > 0));
-      await udp.send(client.hello());
-      const [alert] = await udp.next();
+      await udp.sendEach(client.hello());
+      const [alert] = await udp.nextRecords();
       assert.deepEqual(parseAlert(alert!.fragment), { level: AlertLevel.fatal, description: AlertDescription.handshakeFailure });
       assert.equal(harness.server.peerCount, 0);
       assert.deepEqual(harness.failed.map((f) => f.alert), [AlertDescription.handshakeFailure]);

@@ -21,6 +21,7 @@ import {
   serializeServerHelloDone,
   type ClientHello,
 } from '../../server/dtls/handshake.ts';
+import { HANDSHAKE_BODY_PARSERS } from './fixtures/handshake-parsers.ts';
 
 const random = '5f' + '00'.repeat(30) + 'a5';
 // A first ClientHello shaped like the ones PSK clients send: no cookie yet, CCM_8 (0xc0a8) and
@@ -160,16 +161,7 @@ describe('server flight and client key exchange', () => {
 
 describe('mutation: parsers only throw CodecError', () => {
   const bodies = fc.oneof(fc.constant(clientHelloBody), clientHelloArbitrary.map(serializeClientHello));
-  const parsers: [string, (bytes: Uint8Array) => unknown][] = [
-    ['handshake fragments', parseHandshakeFragments],
-    ['ClientHello', parseClientHello],
-    ['HelloVerifyRequest', parseHelloVerifyRequest],
-    ['ServerHello', parseServerHello],
-    ['ServerHelloDone', parseServerHelloDone],
-    ['ClientKeyExchange', parsePskClientKeyExchange],
-    ['Finished', parseFinished],
-  ];
-  for (const [name, parse] of parsers) {
+  for (const [name, parse] of [['handshake fragments', parseHandshakeFragments] as const, ...HANDSHAKE_BODY_PARSERS]) {
     it(name, () => {
       assertOnlyCodecErrors(mutatedBytes(fc.oneof(bodies, bodies.map((body) => serializeHandshake(1, 0, body)))), parse, 500);
       assertOnlyCodecErrors(fc.uint8Array({ maxLength: 80 }), parse, 300);

@@ -13,20 +13,15 @@ import { isCodecError } from '../../shared/errors.ts';
 import { parseAlert } from '../../server/dtls/alert.ts';
 import { HelloCookies, type ClientAddress } from '../../server/dtls/cookie.ts';
 import { DtlsServer } from '../../server/dtls/dtls-server.ts';
-import {
-  parseClientHello,
-  parseFinished,
-  parseHandshakeFragments,
-  parseHelloVerifyRequest,
-  parsePskClientKeyExchange,
-  parseServerHello,
-  serializeClientHello,
-  serializeHandshakeFragment,
-} from '../../server/dtls/handshake.ts';
+import { parseClientHello, parseHandshakeFragments, serializeClientHello, serializeHandshakeFragment } from '../../server/dtls/handshake.ts';
 import { concatBytes } from '../../server/dtls/bytes.ts';
 import { ContentType, parseDatagram, serializeDatagram, serializeRecord, type DtlsRecord } from '../../server/dtls/record.ts';
 import { startServerHandshake, stepServerHandshake, type ServerHandshakeState, type ServerHandshakeStep } from '../../server/dtls/server-handshake.ts';
-import { connect, helloExchange, helloVerifyCookie, PskClientFlight, roundTrip, UdpEndpoint, type ConnectedClient } from './fixtures/test-client.ts';
+import { helloVerifyCookie } from './fixtures/datagram-checks.ts';
+import { HANDSHAKE_BODY_PARSERS } from './fixtures/handshake-parsers.ts';
+import { PskClient } from './fixtures/psk-client.ts';
+import { connect, helloExchange, roundTrip, type ConnectedClient } from './fixtures/udp-handshake.ts';
+import { UdpEndpoint } from './fixtures/udp-endpoint.ts';
 
 const IDENTITY = 'urn:imei:490154203237518';
 const PSK = new Uint8Array(randomBytes(16));
@@ -49,19 +44,20 @@ const sentRecords = (step: ServerHandshakeStep): DtlsRecord[] => step.actions.fl
 /** One pure handshake, keeping every record both sides made and the server state after each step. */
 function captureHandshake(): { records: Record<string, DtlsRecord>; datagrams: Uint8Array[]; states: ServerHandshakeState[]; cookies: HelloCookies } {
   const cookies = new HelloCookies();
-  const flight = new PskClientFlight({ suites: [0xc0a8, 0x00ae, 0x00ff], sessionId: new Uint8Array([1, 2, 3]) });
-  const hello = flight.hello(new Uint8Array(0), 0);
+  const client = new PskClient({ suites: [0xc0a8, 0x00ae, 0x00ff], sessionId: new Uint8Array([1, 2, 3]), identity: IDENTITY, psk: PSK });
+  const hello = client.helloRecord();
   const verify = startServerHandshake(cookies, CLIENT, hello);
   assert.equal(verify.type, 'hello-verify-request');
-  const cookie = helloVerifyCookie(serializeRecord(verify.record))!;
-  const cookieHello = flight.hello(cookie, 1);
+  client.receive([verify.record]);
+  const cookieHello = client.helloRecord();
   const started = startServerHandshake(cookies, CLIENT, cookieHello);
   assert.equal(started.type, 'started');
   const serverFlight = sentRecords(started);
-  flight.acceptServerFlight(cookie, serverFlight.flatMap((record) => parseHandshakeFragments(record.fragment)));
-  const keyExchange = flight.keyExchange(IDENTITY, PSK);
-  const changeCipherSpec = flight.changeCipherSpec();
-  const finished = flight.finished();
+  assert.ok(client.receive(serverFlight));
+  const [keyExchange] = client.keyExchange();
+  const changeCipherSpec = client.changeCipherSpec();
+  const [finished] = client.finished();
+  assert.ok(keyExchange !== undefined && finished !== undefined);
 
   const states: ServerHandshakeState[] = [started.state];
   const push = (step: ServerHandshakeStep): ServerHandshakeState => {
@@ -85,9 +81,9 @@ function captureHandshake(): { records: Record<string, DtlsRecord>; datagrams: U
     keyExchange,
     changeCipherSpec,
     finished,
-    applicationData: flight.protect(ContentType.applicationData, new TextEncoder().encode('POST /bs?ep=dev')),
-    alert: flight.plain(ContentType.alert, new Uint8Array([2, 40])),
-    encryptedAlert: flight.protect(ContentType.alert, new Uint8Array([1, 0])),
+    applicationData: client.protect(ContentType.applicationData, new TextEncoder().encode('POST /bs?ep=dev')),
+    alert: client.plain(ContentType.alert, new Uint8Array([2, 40])),
+    encryptedAlert: client.protect(ContentType.alert, new Uint8Array([1, 0])),
   };
   serverFlight.forEach((record, i) => (records[`serverFlight${i}`] = record));
   serverFinished.forEach((record, i) => (records[`serverFinished${i}`] = record));
@@ -186,17 +182,9 @@ const reached = { datagrams: 0, handshakeRecords: 0, clientHellos: 0, machineAct
 
 /** Every parser on `bytes` and on every part of it that parses, with the round trips that must hold. */
 function exploreBytes(bytes: Uint8Array): void {
-  for (const [name, parse] of [
-    ['parseHandshakeFragments', parseHandshakeFragments],
-    ['parseClientHello', parseClientHello],
-    ['parsePskClientKeyExchange', parsePskClientKeyExchange],
-    ['parseFinished', parseFinished],
-    ['parseAlert', parseAlert],
-    ['parseHelloVerifyRequest', parseHelloVerifyRequest],
-    ['parseServerHello', parseServerHello],
-  ] as const) {
-    codec(name, () => parse(bytes));
-  }
+  codec('parseHandshakeFragments', () => parseHandshakeFragments(bytes));
+  codec('parseAlert', () => parseAlert(bytes));
+  for (const [message, parse] of HANDSHAKE_BODY_PARSERS) codec(`the ${message} parser`, () => parse(bytes));
   const records = codec('parseDatagram', () => parseDatagram(bytes));
   if (records === undefined) return;
   reached.datagrams++;
@@ -213,10 +201,7 @@ function exploreBytes(bytes: Uint8Array): void {
         reached.clientHellos++;
         assert.deepEqual(serializeClientHello(hello), fragment.body, 'a ClientHello re-serializes to its bytes');
       }
-      codec('parsePskClientKeyExchange', () => parsePskClientKeyExchange(fragment.body));
-      codec('parseFinished', () => parseFinished(fragment.body));
-      codec('parseHelloVerifyRequest', () => parseHelloVerifyRequest(fragment.body));
-      codec('parseServerHello', () => parseServerHello(fragment.body));
+      for (const [message, parse] of HANDSHAKE_BODY_PARSERS) codec(`the ${message} parser`, () => parse(fragment.body));
     }
   }
 }
@@ -303,15 +288,15 @@ describe('the pure handshake machine on mutated records', () => {
   it(
     'gives a verified hello at the top of the record sequence space a flight it can send, or no handshake',
     () => {
-      const flight = new PskClientFlight();
-      const verify = startServerHandshake(captured.cookies, CLIENT, flight.hello(new Uint8Array(0), 0));
+      const client = new PskClient();
+      const verify = startServerHandshake(captured.cookies, CLIENT, client.helloRecord());
       assert.equal(verify.type, 'hello-verify-request');
       const cookie = helloVerifyCookie(serializeRecord(verify.record))!;
-      const started = startServerHandshake(captured.cookies, CLIENT, { ...flight.hello(cookie, 1), sequenceNumber: 2 ** 48 - 1 });
+      const started = startServerHandshake(captured.cookies, CLIENT, { ...client.helloRecord(cookie, 1), sequenceNumber: 2 ** 48 - 1 });
       if (started.type !== 'started') return;
       assertSendable(sentRecords(started));
       // A message out of place makes the server answer with an alert, also in epoch 0.
-      const unexpected = flight.plain(ContentType.handshake, serializeHandshakeFragment({ msgType: 20, length: 12, messageSeq: 2, fragmentOffset: 0, body: new Uint8Array(12) }));
+      const unexpected = client.plain(ContentType.handshake, serializeHandshakeFragment({ msgType: 20, length: 12, messageSeq: 2, fragmentOffset: 0, body: new Uint8Array(12) }));
       assertSendable(sentRecords(stepServerHandshake(started.state, { type: 'record', record: unexpected })));
     },
   );
@@ -341,30 +326,32 @@ describe('DtlsServer over UDP on mutated datagrams', () => {
 
   it('never crashes, keeps established sessions, and completes a handshake afterwards', async () => {
     const target = server.address();
-    const established: ConnectedClient = await connect(target, IDENTITY, PSK);
+    const established: ConnectedClient = await connect(target, { identity: IDENTITY, psk: PSK });
     sockets.push(established.endpoint);
     const stranger = await UdpEndpoint.open(target);
     const halfway = await UdpEndpoint.open(target);
     sockets.push(stranger, halfway);
-    await helloExchange(halfway, new PskClientFlight());
+    await helloExchange(halfway, new PskClient());
 
     // Seeds that reach the established peer's session: its epoch 1 records and plaintext handshake debris.
     const sessionSeeds = [
-      serializeRecord(established.flight.protect(ContentType.applicationData, new TextEncoder().encode('seed'))),
-      serializeRecord(established.flight.protect(ContentType.handshake, established.flight.finishedMessage)),
+      serializeRecord(established.client.protect(ContentType.applicationData, new TextEncoder().encode('seed'))),
+      serializeDatagram(established.client.finishedAgain()),
       serializeRecord(captured.records.keyExchange!),
       serializeRecord(captured.records.changeCipherSpec!),
       serializeRecord(captured.records.alert!),
     ];
     const fromStrangers = fc.sample(fc.tuple(fc.boolean(), peerBytes), { numRuns: NUM_RUNS, seed: SEED });
-    const atSession = fc.sample(mutated(sessionSeeds), { numRuns: NUM_RUNS / 2, seed: SEED });
+    // A mutation can leave a seed as it was (a length field past its end, say): that is the genuine record, no forgery.
+    const isSeed = (datagram: Uint8Array): boolean => sessionSeeds.some((seed) => Buffer.from(seed).equals(datagram));
+    const atSession = fc.sample(mutated(sessionSeeds), { numRuns: NUM_RUNS / 2, seed: SEED }).filter((datagram) => !isSeed(datagram));
     for (const [useHalfway, datagram] of fromStrangers) await (useHalfway ? halfway : stranger).send(datagram);
     for (const datagram of atSession) await established.endpoint.send(datagram);
     await established.endpoint.drain(100);
 
     assert.deepEqual(delivered, [], 'nothing forged was delivered');
     assert.equal(await roundTrip(established, 'session survived'), 'session survived');
-    const fresh = await connect(target, IDENTITY, PSK);
+    const fresh = await connect(target, { identity: IDENTITY, psk: PSK });
     sockets.push(fresh.endpoint);
     assert.equal(await roundTrip(fresh, 'after the fuzz'), 'after the fuzz');
     assert.equal(await roundTrip(established, 'still here'), 'still here');

@@ -1,6 +1,6 @@
 /**
  * The pure handshake machine with both cipher suites, fragmented flights in tiny pieces, the
- * retransmission event and refused renegotiation, driven by FragmentingTestClient.
+ * retransmission event and refused renegotiation, driven by PskClient (fixtures/psk-client.ts).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import {
   type ServerHandshakeConfig,
   type ServerHandshakeState,
 } from '../../server/dtls/server-handshake.ts';
-import { FragmentingTestClient } from './dtls-test-client.ts';
+import { PskClient } from './fixtures/psk-client.ts';
 
 const peer: ClientAddress = { address: '192.0.2.7', port: 56830 };
 const psk = new Uint8Array(randomBytes(16));
@@ -43,7 +43,7 @@ function feed(state: ServerHandshakeState, records: readonly DtlsRecord[], key: 
 }
 
 /** Cookie exchange through the pre-state assembly, as DtlsServer does it. */
-function helloExchange(client: FragmentingTestClient, config: ServerHandshakeConfig = DEFAULT_HANDSHAKE_CONFIG) {
+function helloExchange(client: PskClient, config: ServerHandshakeConfig = DEFAULT_HANDSHAKE_CONFIG) {
   const cookies = new HelloCookies();
   const assembly = new ClientHelloAssembly();
   const offer = (records: readonly DtlsRecord[]) => {
@@ -63,14 +63,14 @@ function helloExchange(client: FragmentingTestClient, config: ServerHandshakeCon
   return started;
 }
 
-function establish(client: FragmentingTestClient, config?: ServerHandshakeConfig) {
+function establish(client: PskClient, config?: ServerHandshakeConfig) {
   const started = helloExchange(client, config);
   const end = feed(started.state, client.secondFlight());
   assert.equal(end.state.phase, 'established');
   return { started, ...end };
 }
 
-function serverFinishedData(client: FragmentingTestClient, records: readonly DtlsRecord[]): Uint8Array {
+function serverFinishedData(client: PskClient, records: readonly DtlsRecord[]): Uint8Array {
   let reassembly = new HandshakeReassembly();
   for (const record of records.filter((r) => r.epoch === 1)) {
     for (const fragment of parseHandshakeFragments(client.open(record))) {
@@ -94,7 +94,7 @@ function shuffled<T>(items: readonly T[]): T[] {
 describe('cipher suite negotiation', () => {
   it('completes with each suite, and application data flows both ways', () => {
     for (const suite of [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CBC_SHA256]) {
-      const client = new FragmentingTestClient({ psk, suites: [suite] });
+      const client = new PskClient({ psk, suites: [suite] });
       const { actions } = establish(client);
       assert.equal(client.chosenSuite, suite);
       assert.deepEqual(serverFinishedData(client, sent(actions)), client.expectedServerFinished());
@@ -108,10 +108,10 @@ describe('cipher suite negotiation', () => {
 
   it("picks the server's most preferred suite among those offered", () => {
     const offered = [TLS_PSK_WITH_AES_128_CBC_SHA256, TLS_PSK_WITH_AES_128_CCM_8];
-    const byDefault = new FragmentingTestClient({ psk, suites: offered });
+    const byDefault = new PskClient({ psk, suites: offered });
     helloExchange(byDefault);
     assert.equal(byDefault.chosenSuite, TLS_PSK_WITH_AES_128_CCM_8);
-    const cbcFirst = new FragmentingTestClient({ psk, suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CBC_SHA256] });
+    const cbcFirst = new PskClient({ psk, suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CBC_SHA256] });
     helloExchange(cbcFirst, { ...DEFAULT_HANDSHAKE_CONFIG, cipherSuites: [TLS_PSK_WITH_AES_128_CBC_SHA256, TLS_PSK_WITH_AES_128_CCM_8] });
     assert.equal(cbcFirst.chosenSuite, TLS_PSK_WITH_AES_128_CBC_SHA256);
   });
@@ -120,7 +120,7 @@ describe('cipher suite negotiation', () => {
 describe('fragmented flights (RFC 6347 4.2.3)', () => {
   for (const suite of [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CBC_SHA256]) {
     it(`completes with 3-byte client fragments, shuffled and repeated, and 5-byte server fragments (0x${suite.toString(16)})`, () => {
-      const client = new FragmentingTestClient({ psk, suites: [suite], maxFragment: 3 });
+      const client = new PskClient({ psk, suites: [suite], maxFragment: 3 });
       const config = { ...DEFAULT_HANDSHAKE_CONFIG, maxHandshakeFragment: 5 };
       const started = helloExchange(client, config);
       const flight = sent(started.actions);
@@ -143,7 +143,7 @@ describe('fragmented flights (RFC 6347 4.2.3)', () => {
   }
 
   it('fails a fragmented Finished under a wrong key with decrypt_error, like a whole one', () => {
-    const client = new FragmentingTestClient({ psk: new Uint8Array(randomBytes(16)), maxFragment: 4 });
+    const client = new PskClient({ psk: new Uint8Array(randomBytes(16)), maxFragment: 4 });
     const started = helloExchange(client);
     const { state, actions } = feed(started.state, client.secondFlight(), psk);
     assert.deepEqual(state, { phase: 'failed', alert: AlertDescription.decryptError });
@@ -152,7 +152,7 @@ describe('fragmented flights (RFC 6347 4.2.3)', () => {
   });
 
   it('a Finished fragment that disagrees on the message length ends the handshake with illegal_parameter', () => {
-    const client = new FragmentingTestClient({ psk });
+    const client = new PskClient({ psk });
     const started = helloExchange(client);
     const keyExchange = client.keyExchange();
     const ccs = client.changeCipherSpec();
@@ -166,7 +166,7 @@ describe('fragmented flights (RFC 6347 4.2.3)', () => {
 
 describe('flight retransmission as an event (RFC 6347 4.2.4)', () => {
   it('resends the ServerHello flight under fresh record numbers while waiting, and not after', () => {
-    const client = new FragmentingTestClient({ psk });
+    const client = new PskClient({ psk });
     const started = helloExchange(client, { ...DEFAULT_HANDSHAKE_CONFIG, maxHandshakeFragment: 16 });
     const original = sent(started.actions);
     const once = stepServerHandshake(started.state, { type: 'retransmit' });
@@ -187,9 +187,9 @@ describe('flight retransmission as an event (RFC 6347 4.2.4)', () => {
   });
 
   it('answers a retransmitted, fragmented Finished with the last flight once per retransmission', () => {
-    const client = new FragmentingTestClient({ psk, maxFragment: 5 });
+    const client = new PskClient({ psk, maxFragment: 5 });
     const { state, actions } = establish(client, { ...DEFAULT_HANDSHAKE_CONFIG, maxHandshakeFragment: 5 });
-    const again = feed(state, client.finishedRecords());
+    const again = feed(state, client.finishedAgain());
     const records = sent(again.actions);
     assert.deepEqual(records.map((r) => r.type), [ContentType.changeCipherSpec, ContentType.handshake, ContentType.handshake, ContentType.handshake]);
     assert.deepEqual(serverFinishedData(client, records), serverFinishedData(client, sent(actions)));
@@ -198,7 +198,7 @@ describe('flight retransmission as an event (RFC 6347 4.2.4)', () => {
 
 describe('no renegotiation (RFC 5246 7.2.2)', () => {
   it('answers a ClientHello inside the session with a warning no_renegotiation, and the session goes on', () => {
-    const client = new FragmentingTestClient({ psk, suites: [TLS_PSK_WITH_AES_128_CBC_SHA256] });
+    const client = new PskClient({ psk, suites: [TLS_PSK_WITH_AES_128_CBC_SHA256] });
     const { state, actions } = establish(client);
     const hello = client.protect(ContentType.handshake, serializeHandshake(HandshakeType.clientHello, 4, client.helloBody()));
     const step = stepServerHandshake(state, { type: 'record', record: hello });
