@@ -169,6 +169,23 @@ describe('DtlsServer session end and renegotiation', () => {
     }
   });
 
+  it('ends the handshake with internal_error at once when the key lookup itself fails', async () => {
+    const failing = await openServer({ lookupPsk: () => Promise.reject(new Error('store unavailable')) });
+    const client = new PskClient({ psk, identity: 'dev-1' });
+    const udp = await UdpEndpoint.open(failing.server.address());
+    try {
+      await helloExchange(udp, client);
+      await udp.sendEach(client.secondFlight());
+      const [alert] = await udp.nextRecords();
+      assert.deepEqual(parseAlert(alert!.fragment), { level: AlertLevel.fatal, description: AlertDescription.internalError });
+      assert.equal(failing.failed.at(-1)?.alert, AlertDescription.internalError);
+      assert.equal(failing.server.peerCount, 0);
+    } finally {
+      await udp.close();
+      await failing.server.close();
+    }
+  });
+
   it('counts dropped records', async () => {
     const before = harness.server.counters().recordsDropped;
     const udp = await UdpEndpoint.open(harness.server.address());
