@@ -1,4 +1,4 @@
-import type { FactoryExportAnswer } from '../functions/admin/documents.ts';
+import type { FactoryExportAnswer, SmartcardExportAnswer } from '../functions/admin/documents.ts';
 import type { ApiIssue } from '../functions/admin/http.ts';
 import type { ImportResult } from '../functions/admin/import.ts';
 import type { DeviceEntry, DeviceStatus } from '../shared/bootstrap/device.ts';
@@ -130,6 +130,12 @@ export class AdminApiClient {
   /** The device's factory bootstrap information, files as base64; keys only with `includeKeys`. */
   getFactoryExport(endpoint: string, options: { includeKeys?: boolean } = {}): Promise<FactoryExportAnswer> {
     return this.#call('GET', `/devices/${segment(endpoint)}/factory`, { includeKeys: options.includeKeys });
+  }
+
+  /** The device's UICC files, keys included; with `generateScp03Keys` the server makes and stores keys for a device without. */
+  exportSmartcard(endpoint: string, options: { generateScp03Keys?: boolean } = {}): Promise<SmartcardExportAnswer> {
+    const body = { includeKeys: true, ...(options.generateScp03Keys === true && { generateScp03Keys: true }) };
+    return this.#call('POST', `/devices/${segment(endpoint)}/smartcard`, {}, JSON.stringify(body));
   }
 
   /** JSON out, JSON in; the server is ours, so a success body is taken as the route's documented shape. */

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FactoryExport } from '../shared/factory/factory-export.ts';
 import { InputError } from './usage.ts';
 
 /**
- * Writes factory bootstrap information to disk, one owner-only directory per device, all or
- * nothing. Everything goes first into a staging directory inside the output directory (so the
+ * Writes per-device exports to disk (factory bootstrap information, smartcard images), one
+ * owner-only directory per device, all or nothing. Everything goes first into a staging directory inside the output directory (so the
  * final renames stay on one file system); only when every device is written are the device
  * directories moved into place, and with `force` the ones they replace moved aside until the
  * end. A failure at any point undoes what this run did.
@@ -32,10 +31,17 @@ export function deviceDirectoryName(endpoint: string): string {
   return name;
 }
 
+/** What one device's directory holds; a FactoryExport is one. */
+export interface DeviceFiles {
+  readonly files: readonly { readonly name: string; readonly bytes: Uint8Array }[];
+  readonly omittedSecrets?: readonly string[];
+  readonly warnings?: readonly string[];
+}
+
 /** One device to write; `files` is called while writing, so a batch never holds every device's files at once. */
-export interface FactorySource {
+export interface DeviceSource {
   readonly endpoint: string;
-  files(): FactoryExport;
+  files(): DeviceFiles;
 }
 
 export interface WrittenDevice {
@@ -46,15 +52,21 @@ export interface WrittenDevice {
   readonly warnings: readonly string[];
 }
 
-export interface FactoryWriteOptions {
+export interface DeviceWriteOptions {
   /** Replace device directories that already exist. */
   readonly force: boolean;
   /** Called after each device is staged. */
   readonly progress?: (written: number) => void;
+  /**
+   * Called once every device is staged, before any is moved into place: what must happen only
+   * if the whole export is written (storing generated keys). Throwing undoes the run; so does a
+   * failure after it, which the caller then takes back on its side.
+   */
+  readonly beforePlacing?: () => Promise<void>;
 }
 
 /** Writes every source's files under `out`, or nothing; returns what was written, in order. */
-export async function writeFactoryDirectories(out: string, sources: readonly FactorySource[], options: FactoryWriteOptions): Promise<WrittenDevice[]> {
+export async function writeDeviceDirectories(out: string, sources: readonly DeviceSource[], options: DeviceWriteOptions): Promise<WrittenDevice[]> {
   const names = sources.map((source) => deviceDirectoryName(source.endpoint));
   const tooLong = names.findIndex((name) => name.length > NAME_MAX);
   if (tooLong >= 0) {
@@ -89,9 +101,16 @@ export async function writeFactoryDirectories(out: string, sources: readonly Fac
         // Created owner-only ('wx': never through an existing file or link), not narrowed afterwards.
         await writeFile(join(staging, name, file.name), file.bytes, { mode: 0o600, flag: 'wx' });
       }
-      written.push({ endpoint: source.endpoint, directory: join(out, name), files: exported.files.map((file) => file.name), omittedSecrets: exported.omittedSecrets, warnings: exported.warnings });
+      written.push({
+        endpoint: source.endpoint,
+        directory: join(out, name),
+        files: exported.files.map((file) => file.name),
+        omittedSecrets: exported.omittedSecrets ?? [],
+        warnings: exported.warnings ?? [],
+      });
       options.progress?.(index + 1);
     }
+    await options.beforePlacing?.();
 
     const replaced = join(staging, '.replaced');
     if (existing.size > 0) await mkdir(replaced, { mode: 0o700 });

@@ -54,6 +54,10 @@ Commands:
       Write each device's factory bootstrap information (SenML-CBOR, TLV per object, JSON) to an
       owner-only directory under --out, or nothing when a device is unknown or would not
       bootstrap. Secret keys are left out (and named) unless --include-keys is given.
+  export smartcard <endpoint>... --out <dir> --include-keys [--generate-scp03-keys] [--force]
+      Write each device's UICC files (card-image.json, lwm2m-bootstrap.bin, scp03-keys.json).
+      They always hold keys, so --include-keys is required. A device without SCP03 keys is
+      refused unless --generate-scp03-keys, which generates and stores them; stored keys are kept.
   help
       Show this text.
 

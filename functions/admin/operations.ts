@@ -4,7 +4,7 @@ import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { contentFormatName } from '../../shared/content/format.ts';
-import { factoryExportOf, validDevice, validProfile } from './documents.ts';
+import { factoryExportOf, smartcardExportOf, validDevice, validProfile } from './documents.ts';
 import { ApiError, json, jsonBody, notFound, type HttpApiEvent, type HttpApiResult } from './http.ts';
 import { importDevices } from './import.ts';
 import type { AdminOperationId } from './routes.ts';
@@ -43,6 +43,25 @@ function query<S extends keyof typeof querySchemas>(event: HttpApiEvent, schema:
 
 const showProfile = (secrets: boolean | undefined) => (profile: Profile): Profile => (secrets === true ? profile : redactProfile(profile));
 const showDevice = (secrets: boolean | undefined) => (device: DeviceEntry): DeviceEntry => (secrets === true ? device : redactDevice(device));
+
+/**
+ * `POST /devices/{endpoint}/smartcard`'s body. `includeKeys` must be literally true: a card's
+ * bootstrap file holds the device's keys, so the caller says it knows before getting them.
+ */
+const smartcardRequestSchema = z.strictObject({ includeKeys: z.literal(true), generateScp03Keys: z.boolean().optional() });
+
+function smartcardRequest(event: HttpApiEvent): z.infer<typeof smartcardRequestSchema> {
+  const body = jsonBody(event);
+  const parsed = smartcardRequestSchema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: key, message: 'not a known field' }));
+    const field = issue.path.join('.');
+    if (field === 'includeKeys') return [{ field, message: "must be true: a card's bootstrap file holds the device's keys, and so does the export" }];
+    return [{ field, message: issue.message }];
+  });
+  throw new ApiError(400, 'bad-request', 'invalid smartcard export request', issues);
+}
 
 type Operation = (request: OperationRequest) => Promise<HttpApiResult>;
 
@@ -122,5 +141,11 @@ export const operations: Readonly<Record<AdminOperationId, Operation>> = {
   async getFactoryExport({ event, params, store }) {
     const { includeKeys } = query(event, 'getFactoryExport');
     return json(200, await factoryExportOf(store, params['endpoint']!, includeKeys === true, new Date().toISOString()));
+  },
+
+  async exportSmartcard({ event, params, store }) {
+    query(event, 'none');
+    const { generateScp03Keys } = smartcardRequest(event);
+    return json(200, await smartcardExportOf(store, params['endpoint']!, generateScp03Keys === true));
   },
 };

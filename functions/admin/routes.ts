@@ -30,6 +30,12 @@ export const adminApiRoutes = [
     operationId: 'getFactoryExport',
     summary: "A device's factory bootstrap information: SenML-CBOR, TLV per object and JSON (secret resources left out unless includeKeys=true)",
   },
+  {
+    method: 'POST',
+    path: '/devices/{endpoint}/smartcard',
+    operationId: 'exportSmartcard',
+    summary: "A device's UICC bootstrap files (card image, EF LwM2M_Bootstrap, SCP03 keys); keys always included, generated and stored on request",
+  },
 ] as const satisfies readonly AdminRoute[];
 
 export type AdminOperationId = (typeof adminApiRoutes)[number]['operationId'];

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exportCommand } from '../../cli/commands/export.ts';
 import type { StoreOpener } from '../../cli/data-dir.ts';
-import { deviceDirectoryName, writeFactoryDirectories, type FactorySource } from '../../cli/factory-output.ts';
+import { deviceDirectoryName, writeDeviceDirectories, type DeviceSource } from '../../cli/factory-output.ts';
 import { InputError, UsageError } from '../../cli/usage.ts';
 import { openLocalStore, type LocalStore } from '../../server/store/local-store.ts';
 import { deviceEntrySchema } from '../../shared/bootstrap/device.ts';
@@ -219,17 +219,17 @@ describe('lwm2m-bs export factory', () => {
     await run(['ep-1', '--out', out]);
     const before = tree(out);
     const original = readFileSync(join(out, 'ep-1', 'bootstrap.json'));
-    const good = (endpoint: string): FactorySource => ({
+    const good = (endpoint: string): DeviceSource => ({
       endpoint,
       files: () => ({ endpoint, keysIncluded: false, omittedSecrets: [], warnings: [], files: [{ name: 'x.bin', mediaType: 'application/octet-stream', bytes: new Uint8Array([1]) }] }),
     });
-    const failing: FactorySource = { endpoint: 'boom', files: () => ({ ...good('boom').files(), files: [{ name: '../evil', mediaType: 'text/plain', bytes: new Uint8Array() }] }) };
-    await assert.rejects(writeFactoryDirectories(out, [good('ep-1'), good('new'), failing], { force: true }), /refusing the file name/);
+    const failing: DeviceSource = { endpoint: 'boom', files: () => ({ ...good('boom').files(), files: [{ name: '../evil', mediaType: 'text/plain', bytes: new Uint8Array() }] }) };
+    await assert.rejects(writeDeviceDirectories(out, [good('ep-1'), good('new'), failing], { force: true }), /refusing the file name/);
     assert.deepEqual(tree(out), before);
     assert.deepEqual(readFileSync(join(out, 'ep-1', 'bootstrap.json')), original);
 
     const fresh = join(work, 'fresh', 'deep');
-    await assert.rejects(writeFactoryDirectories(fresh, [good('a'), { endpoint: 'b', files: () => { throw new Error('disk full'); } }], { force: false }), /disk full/);
+    await assert.rejects(writeDeviceDirectories(fresh, [good('a'), { endpoint: 'b', files: () => { throw new Error('disk full'); } }], { force: false }), /disk full/);
     assert.equal(existsSync(join(work, 'fresh')), false, 'the directories this run made are gone');
   });
 

@@ -236,7 +236,7 @@ describe('admin-api function', () => {
     assert.equal(document.openapi, '3.1.0');
     const described = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => `${method.toUpperCase()} ${path} ${operation.operationId}`));
     assert.deepEqual(described.sort(), adminApiRoutes.map((route) => `${route.method} ${route.path} ${route.operationId}`).sort());
-    assert.equal(adminApiRoutes.length, 11);
+    assert.equal(adminApiRoutes.length, 12);
     assert.deepEqual(document.components.schemas['DeviceEntryInput']?.required, ['endpoint', 'profile']);
     assert.ok(document.components.schemas['Profile']?.properties?.['servers']);
     // Every $ref resolves.
