@@ -38,8 +38,24 @@ export interface SecurityAccountSummary {
   readonly shortServerId?: number;
 }
 
+/** What a smartcard provisioned (Core §5.2.2.3): its instances, and the card file they came from. */
+export interface SmartcardProvision {
+  /** SHA-256 of the card's EF LwM2M_Bootstrap (hex). */
+  readonly fingerprint: string;
+  /** `/0/1`, `/1/0`, ...: the instances still as the card wrote them. */
+  readonly instances: readonly string[];
+}
+
+interface SmartcardRecord {
+  readonly fingerprint: string;
+  readonly instances: Set<string>;
+  /** What the card's instances took the place of, put back when the card's data is deleted. */
+  readonly displaced: Map<string, InstanceNode>;
+}
+
 export class ClientObjectStore {
   readonly #objects = new Map<number, Map<number, InstanceNode>>();
+  #smartcard: SmartcardRecord | undefined;
   /** Objects the client implements, listed by Discover and Register even without instances. */
   readonly #supported: ReadonlySet<number>;
 
@@ -94,6 +110,71 @@ export class ClientObjectStore {
   }
 
   /**
+   * Bootstrap Information from a smartcard (Core §5.2.2.3): every instance on the card is
+   * written whole and remembered as the card's, with the card file's fingerprint. A card that
+   * brings a Bootstrap-Server Account takes the place of the one the device had (a client holds
+   * at most one); what the card displaced comes back when its data is deleted.
+   */
+  applySmartcard(tree: ContentTree, fingerprint: string): void {
+    if (this.#smartcard !== undefined) this.removeSmartcard();
+    const record: SmartcardRecord = { fingerprint, instances: new Set(), displaced: new Map() };
+    const cardBootstrapAccount = tree.some((object) => object.id === SECURITY && object.instances.some(isBootstrapAccount));
+    const ownBootstrapId = this.bootstrapServerInstanceId();
+    if (cardBootstrapAccount && ownBootstrapId !== undefined) {
+      record.displaced.set(instanceKey(SECURITY, ownBootstrapId), this.instance(SECURITY, ownBootstrapId)!);
+      this.#objects.get(SECURITY)!.delete(ownBootstrapId);
+    }
+    for (const object of tree) {
+      const instances = this.#instances(object.id);
+      for (const instance of object.instances) {
+        const key = instanceKey(object.id, instance.id);
+        const existing = instances.get(instance.id);
+        if (existing !== undefined && !record.displaced.has(key)) record.displaced.set(key, existing);
+        instances.set(instance.id, instance);
+        record.instances.add(key);
+      }
+    }
+    this.#smartcard = record;
+  }
+
+  smartcardProvision(): SmartcardProvision | undefined {
+    const record = this.#smartcard;
+    return record === undefined ? undefined : { fingerprint: record.fingerprint, instances: [...record.instances] };
+  }
+
+  /** True when this instance holds what a smartcard wrote (a later Bootstrap-Write makes it the server's). */
+  isFromSmartcard(objectId: number, instanceId: number): boolean {
+    return this.#smartcard?.instances.has(instanceKey(objectId, instanceId)) ?? false;
+  }
+
+  /**
+   * Deletes the Bootstrap Information the smartcard created (Core §5.2.2.3, "MUST be deleted")
+   * and puts back what it displaced where nothing else has been written since. Returns the
+   * paths deleted.
+   */
+  removeSmartcard(): string[] {
+    const record = this.#smartcard;
+    if (record === undefined) return [];
+    this.#smartcard = undefined;
+    const deleted: string[] = [];
+    for (const key of record.instances) {
+      const [objectId, instanceId] = parseInstanceKey(key);
+      if (this.#objects.get(objectId)?.delete(instanceId) === true) deleted.push(key);
+    }
+    for (const [key, instance] of record.displaced) {
+      const [objectId, instanceId] = parseInstanceKey(key);
+      if (this.instance(objectId, instanceId) !== undefined) continue;
+      if (objectId === SECURITY && isBootstrapAccount(instance) && this.bootstrapServerInstanceId() !== undefined) continue;
+      this.#instances(objectId).set(instanceId, instance);
+    }
+    return deleted;
+  }
+
+  #unmarkSmartcard(objectId: number, instanceId: number): void {
+    this.#smartcard?.instances.delete(instanceKey(objectId, instanceId));
+  }
+
+  /**
    * Bootstrap-Write (Core 1.1 §5.2.7.4): instances are created when absent; in an existing one the
    * resources written replace theirs and the others stay. `tree` is what decodeContent gave at `path`.
    */
@@ -102,6 +183,7 @@ export class ClientObjectStore {
     for (const object of tree) {
       const instances = this.#instances(object.id);
       for (const written of object.instances) {
+        this.#unmarkSmartcard(object.id, written.id);
         const existing = instances.get(written.id);
         instances.set(written.id, existing === undefined ? written : mergeInstance(existing, written, resourceInstanceLevel));
       }
@@ -117,7 +199,10 @@ export class ClientObjectStore {
     for (const objectId of [SECURITY, SERVER, ACCESS_CONTROL, OSCORE]) this.#deleteObject(objectId);
     for (const object of tree) {
       const instances = this.#instances(object.id);
-      for (const instance of object.instances) instances.set(instance.id, instance);
+      for (const instance of object.instances) {
+        this.#unmarkSmartcard(object.id, instance.id);
+        instances.set(instance.id, instance);
+      }
     }
   }
 
@@ -242,6 +327,15 @@ export class ClientObjectStore {
     }
     return instances;
   }
+}
+
+function instanceKey(objectId: number, instanceId: number): string {
+  return `/${objectId}/${instanceId}`;
+}
+
+function parseInstanceKey(key: string): [number, number] {
+  const [, objectId, instanceId] = key.split('/');
+  return [Number(objectId), Number(instanceId)];
 }
 
 export function isBootstrapAccount(instance: InstanceNode): boolean {

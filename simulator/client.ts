@@ -7,11 +7,13 @@ import { SecurityMode } from '../shared/lwm2m/objects/security.ts';
 import { booleanValue, integerValue, opaqueValue, stringValue } from '../shared/lwm2m/value.ts';
 import { BootstrapResponder } from './bootstrap-responder.ts';
 import { ClientObjectStore, DEVICE, SECURITY, type SecurityAccountSummary } from './client-state.ts';
-import { register } from './registration.ts';
+import { register, updateRegistration, type RegistrationOutcome } from './registration.ts';
+import { checkSmartcard, type SmartcardError, type SmartcardOptions } from './smartcard/smartcard-bootstrap.ts';
 import { CoapTransport, type DtlsCipherSuiteName, type PeerAddress, type TransmissionParameters } from './transport.ts';
 import { defaultPreferredFormat, defaultSupportedFormats, supportedObjects, type ClientVersion } from './versions.ts';
 
 export type { ClientVersion } from './versions.ts';
+export type { SmartcardOptions } from './smartcard/smartcard-bootstrap.ts';
 
 /**
  * A simulated LwM2M client that bootstraps (client-initiated: Bootstrap-Request, or for 1.2 the
@@ -67,23 +69,50 @@ export interface SimulatedClientOptions {
   readonly timeouts?: ClientTimeouts;
   /** How an unsupported Content-Format is refused (default 4.15; some clients answer 4.06). */
   readonly rejectFormatWith?: '4.06' | '4.15';
+  /**
+   * A smartcard in the device (Bootstrap from Smartcard, Core §5.2.2.3): run() reads it first and,
+   * when it holds Bootstrap Information, applies it and registers without asking the
+   * Bootstrap-Server. A card without LwM2M data (or none in the slot) leaves the client to
+   * bootstrap as it would without one; a card that fails the secure channel or holds a file that
+   * does not parse ends the run with nothing applied.
+   */
+  readonly smartcard?: SmartcardOptions;
 }
 
 export interface BootstrapRunResult {
   readonly endpoint: string;
   readonly version: ClientVersion;
   readonly ok: boolean;
-  readonly method: 'bs' | 'bspack';
+  readonly method: 'bs' | 'bspack' | 'smartcard';
   readonly error?: string;
+  /** Why the smartcard could not be used, when that ended the run or an update. */
+  readonly smartcardError?: SmartcardError;
   /** What happened, in order: 'bootstrap-request', 'discover', 'delete /0/1', 'write /0/1 (112)', 'finish', 'register'. */
   readonly steps: string[];
   /** The Content-Format of each Bootstrap-Write (or of the pack) received. */
   readonly formatsReceived: number[];
   /** The Security instances held at the end, without keys. */
   readonly security: SecurityAccountSummary[];
-  readonly registeredAt?: { readonly uri: string; readonly location: string };
+  readonly registeredAt?: RegistrationOutcome;
   readonly bootstrapMs: number;
   readonly registerMs?: number;
+}
+
+export interface UpdateRunResult {
+  readonly endpoint: string;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly smartcardError?: SmartcardError;
+  /**
+   * In order: with a server provisioned from the smartcard, 'smartcard-read' and what the check
+   * found ('smartcard-unchanged', 'smartcard-changed', 'smartcard-removed', 'smartcard-unreadable',
+   * 'smartcard-accounts-deleted', 'smartcard-applied'); then 'update', or 'register' when the
+   * registration's account is gone and another one is held.
+   */
+  readonly steps: string[];
+  readonly security: SecurityAccountSummary[];
+  /** Where the client is registered after the update; absent when it no longer is. */
+  readonly registeredAt?: RegistrationOutcome;
 }
 
 const DEFAULT_BOOTSTRAP_IDLE_MS = 30_000;
@@ -97,6 +126,7 @@ export class SimulatedClient {
   readonly #preferredFormat: number;
   readonly #transmission: Partial<TransmissionParameters>;
   readonly #transports = new Set<CoapTransport>();
+  #registration: RegistrationOutcome | undefined;
 
   constructor(options: SimulatedClientOptions) {
     this.#options = options;
@@ -120,7 +150,8 @@ export class SimulatedClient {
   async run(): Promise<BootstrapRunResult> {
     const { endpoint, version } = this.#options;
     const started = performance.now();
-    let method: 'bs' | 'bspack' = 'bs';
+    let method: BootstrapRunResult['method'] = 'bs';
+    let smartcardError: SmartcardError | undefined;
     let bootstrapMs: number | undefined;
     let registerMs: number | undefined;
     let registeredAt: BootstrapRunResult['registeredAt'];
@@ -131,6 +162,7 @@ export class SimulatedClient {
       ok: error === undefined,
       method,
       ...(error === undefined ? {} : { error }),
+      ...(smartcardError === undefined ? {} : { smartcardError }),
       steps: responder.steps,
       formatsReceived: responder.formatsReceived,
       security: this.#store.securitySummary(),
@@ -139,7 +171,30 @@ export class SimulatedClient {
       ...(registerMs === undefined ? {} : { registerMs }),
     });
     let transport: CoapTransport | undefined;
+    const registerNow = async (): Promise<void> => {
+      if (!(this.#options.register ?? true)) return;
+      const registerStarted = performance.now();
+      responder.steps.push('register');
+      registeredAt = await register(this.#store, endpoint, version, this.#transmission);
+      this.#registration = registeredAt;
+      registerMs = performance.now() - registerStarted;
+    };
     try {
+      const smartcard = this.#options.smartcard;
+      if (smartcard !== undefined) {
+        const check = await checkSmartcard(this.#store, smartcard);
+        responder.steps.push(...check.steps);
+        if (check.error !== undefined) {
+          smartcardError = check.error;
+          return result(`smartcard: ${check.error.message}`);
+        }
+        if (check.outcome === 'applied' || check.outcome === 'unchanged') {
+          method = 'smartcard';
+          bootstrapMs = performance.now() - started;
+          await registerNow();
+          return result();
+        }
+      }
       transport = await this.#openBootstrap(responder);
       transport.onRequest((request) => responder.handle(request));
       if (this.#options.useBootstrapPack ?? version === '1.2') {
@@ -147,18 +202,65 @@ export class SimulatedClient {
       }
       if (method === 'bs') await this.#bootstrapRequest(transport, responder);
       bootstrapMs = performance.now() - started;
-      if (this.#options.register ?? true) {
-        const registerStarted = performance.now();
-        responder.steps.push('register');
-        registeredAt = await register(this.#store, endpoint, version, this.#transmission);
-        registerMs = performance.now() - registerStarted;
-      }
+      await registerNow();
       return result();
     } catch (error) {
       return result(error instanceof Error ? error.message : String(error));
     } finally {
       if (transport !== undefined) await this.#close(transport);
     }
+  }
+
+  /**
+   * Registration Update (Core 1.1 §5.3.2) to the server run() registered with. With a server
+   * provisioned from the smartcard the card is checked first (§5.2.2.3: at every Register and
+   * Update); when it changed, was removed or cannot be read, the old card's accounts are deleted,
+   * the new card's data applied if there is any, and the client registers anew with the Server
+   * Account it then holds, if any.
+   */
+  async update(): Promise<UpdateRunResult> {
+    const { endpoint, version } = this.#options;
+    const steps: string[] = [];
+    let smartcardError: SmartcardError | undefined;
+    const result = (error?: string): UpdateRunResult => ({
+      endpoint,
+      ok: error === undefined,
+      ...(error === undefined ? {} : { error }),
+      ...(smartcardError === undefined ? {} : { smartcardError }),
+      steps,
+      security: this.#store.securitySummary(),
+      ...(this.#registration === undefined ? {} : { registeredAt: this.#registration }),
+    });
+    const registration = this.#registration;
+    if (registration === undefined) return result('not registered: run() has not registered with a server');
+    try {
+      const smartcard = this.#options.smartcard;
+      if (smartcard !== undefined && this.#fromSmartcard(registration)) {
+        const check = await checkSmartcard(this.#store, smartcard);
+        steps.push(...check.steps);
+        smartcardError = check.error;
+        if (check.outcome !== 'unchanged') {
+          this.#registration = undefined;
+          if (this.#store.serverAccounts().length === 0) {
+            return result(`the smartcard's Bootstrap Information is gone (${check.outcome}) and no Server Account is left to register with`);
+          }
+          steps.push('register');
+          this.#registration = await register(this.#store, endpoint, version, this.#transmission);
+          return result();
+        }
+      }
+      steps.push('update');
+      await updateRegistration(this.#store, registration, this.#transmission);
+      return result();
+    } catch (error) {
+      return result(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /** Whether the account registered with is (still) the smartcard's. */
+  #fromSmartcard(registration: RegistrationOutcome): boolean {
+    const account = this.#store.serverAccounts().find((candidate) => candidate.shortServerId === registration.shortServerId);
+    return account !== undefined && this.#store.isFromSmartcard(SECURITY, account.securityInstanceId);
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,8 @@ export interface RegistrationOutcome {
   readonly uri: string;
   /** The Location-Path the server gave, e.g. `rd/5`. */
   readonly location: string;
+  /** The Server Account registered with. */
+  readonly shortServerId: number;
 }
 
 const DEFAULT_LIFETIME = 86_400;
@@ -42,7 +44,29 @@ export async function register(
     if (response.code !== CoapCode.CREATED) throw new Error(`Register answered ${describeCode(response.code)}`);
     const location = response.options.locationPath ?? [];
     if (location.length === 0) throw new Error('Register answered 2.01 without a Location-Path');
-    return { uri: account.uri!, location: location.join('/') };
+    return { uri: account.uri!, location: location.join('/'), shortServerId: account.shortServerId };
+  } finally {
+    await transport.close();
+  }
+}
+
+/**
+ * Update (Core 1.1 §5.3.2): `POST /{location}` with nothing changed, so no query and no payload,
+ * to the Server Account registered with; that account must still be there.
+ */
+export async function updateRegistration(
+  store: ClientObjectStore,
+  registration: RegistrationOutcome,
+  transmission: Partial<TransmissionParameters>,
+): Promise<RegistrationOutcome> {
+  const account = store.serverAccounts().find((candidate) => candidate.shortServerId === registration.shortServerId);
+  if (account === undefined) throw new Error(`no Server Account with Short Server ID ${registration.shortServerId} to update`);
+  const peer = serverAddress(account);
+  const transport = await CoapTransport.forPeer(peer, transmission);
+  try {
+    const response = await transport.request(peer, { code: CoapCode.POST, options: { uriPath: registration.location.split('/') } });
+    if (response.code !== CoapCode.CHANGED) throw new Error(`Update answered ${describeCode(response.code)}`);
+    return registration;
   } finally {
     await transport.close();
   }
