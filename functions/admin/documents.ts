@@ -9,9 +9,7 @@ import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { factoryExport } from '../../shared/factory/factory-export.ts';
 import { CodecError } from '../../shared/errors.ts';
-import { encodeBootstrapFile } from '../../shared/smartcard/bootstrap-file.ts';
-import { buildCardImage, encodeCardImage } from '../../shared/smartcard/card-image.ts';
-import { generateScp03KeySet, keyCheckValue, scp03KeySetFromRecord, scp03KeySetToRecord, type Scp03KeyRecord } from '../../shared/smartcard/scp03-keys.ts';
+import { cardKeys, NO_SCP03_KEYS_FIELD, smartcardFiles, type SmartcardFile } from '../../shared/smartcard/smartcard-export.ts';
 import { ApiError, issuesOf, notFound } from './http.ts';
 
 /**
@@ -73,48 +71,6 @@ export async function factoryExportOf(store: BootstrapStore, endpoint: string, i
   };
 }
 
-/** One file of a device's smartcard export, as the CLI writes it and the API answers it. */
-export interface SmartcardFile {
-  readonly name: string;
-  readonly mediaType: string;
-  readonly bytes: Uint8Array;
-}
-
-/** `scp03-keys.json`: what the card vendor and the device maker both load, with key check values to compare without showing keys. */
-export interface Scp03KeysDocument extends Scp03KeyRecord {
-  readonly kcv: { readonly enc: string; readonly mac: string; readonly dek: string };
-}
-
-export function scp03KeysDocument(record: Scp03KeyRecord): Scp03KeysDocument {
-  const keys = scp03KeySetFromRecord(record);
-  const kcv = (key: Uint8Array): string => Buffer.from(keyCheckValue(key)).toString('hex');
-  return { ...scp03KeySetToRecord(keys), kcv: { enc: kcv(keys.enc), mac: kcv(keys.mac), dek: kcv(keys.dek) } };
-}
-
-const utf8 = new TextEncoder();
-
-/**
- * A device's UICC files (LwM2M Core Appendix G): the card image (EF(DIR), ODF, DODF and EF
- * LwM2M_Bootstrap, the JSON form of shared/smartcard/card-image.ts), the EF's content as raw
- * bytes for card personalisation tools, and the card's SCP03 static keys. Always holds keys: the
- * bootstrap file is where the device's keys live. A plan too large for the EF is a CodecError.
- */
-export function smartcardFiles(plan: BootstrapPlan, scp03: Scp03KeyRecord): SmartcardFile[] {
-  const bootstrapData = encodeBootstrapFile(plan);
-  return [
-    { name: 'card-image.json', mediaType: 'application/json', bytes: utf8.encode(encodeCardImage(buildCardImage(bootstrapData))) },
-    { name: 'lwm2m-bootstrap.bin', mediaType: 'application/octet-stream', bytes: bootstrapData },
-    { name: 'scp03-keys.json', mediaType: 'application/json', bytes: utf8.encode(`${JSON.stringify(scp03KeysDocument(scp03), null, 2)}\n`) },
-  ];
-}
-
-/** The card's keys as stored, or fresh ones (CSPRNG) when the device has none and `generate` allows it; never a rotation. */
-export function cardKeys(device: DeviceEntry, generate: boolean): { readonly record: Scp03KeyRecord; readonly generated: boolean } | undefined {
-  const stored = device.smartcard?.scp03;
-  if (stored !== undefined) return { record: stored, generated: false };
-  return generate ? { record: scp03KeySetToRecord(generateScp03KeySet()), generated: true } : undefined;
-}
-
 /** `POST /devices/{endpoint}/smartcard`: the files as base64, and whether keys were generated and stored. */
 export interface SmartcardExportAnswer {
   readonly endpoint: string;
@@ -122,8 +78,6 @@ export interface SmartcardExportAnswer {
   readonly files: readonly { readonly name: string; readonly mediaType: string; readonly base64: string }[];
 }
 
-/** Field of the issue a device without SCP03 keys is refused with; the CLI reads it to tell this refusal from the others. */
-export const NO_SCP03_KEYS_FIELD = 'smartcard.scp03';
 export const NO_SCP03_KEYS_MESSAGE = 'the device has no SCP03 keys; generateScp03Keys: true makes and stores them';
 
 /**

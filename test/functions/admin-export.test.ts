@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,8 +7,6 @@ import { AdminApiClient, type AdminApiConnector } from '../../cli/admin-api-clie
 import { exportCommand } from '../../cli/commands/export.ts';
 import { InputError } from '../../cli/usage.ts';
 import type { FactoryExportAnswer } from '../../functions/admin/documents.ts';
-import type { HttpApiEvent } from '../../functions/admin/http.ts';
-import { matchRoute, routeKey } from '../../functions/admin/routes.ts';
 import type { handler as adminApiHandler } from '../../functions/admin-api.ts';
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { deviceEntrySchema } from '../../shared/bootstrap/device.ts';
@@ -19,7 +15,7 @@ import { ContentFormat } from '../../shared/content/format.ts';
 import { decodeContent } from '../../shared/content/registry.ts';
 import { flattenTree } from '../../shared/content/tree.ts';
 import { formatPath, ROOT_PATH } from '../../shared/lwm2m/path.ts';
-import { functionEnvironment, httpApiEvent, lambdaContext } from './fixtures.ts';
+import { functionEnvironment, httpApiEvent, lambdaContext, startGateway } from './fixtures.ts';
 
 // GET /devices/{endpoint}/factory through the real admin-api handler on dynalite, and
 // `lwm2m-bs export factory --endpoint` against it behind a plain HTTP stand-in for API Gateway
@@ -39,32 +35,6 @@ const device = (endpoint: string, profile = 'fleet', withServerKey = true) =>
     bootstrapCredentials: { securityMode: 'psk', identity: `${endpoint}-bs`, secretKey: BS_KEY },
     ...(withServerKey && { serverCredentials: { '101': { identity: endpoint, secretKey: DM_KEY } } }),
   });
-
-/** API Gateway's part, minus IAM: the payload format 2.0 event for the request, the handler's answer back. */
-async function startGateway(handler: typeof adminApiHandler): Promise<{ url: string; close(): Promise<void> }> {
-  const context = lambdaContext('admin-api');
-  const server: Server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const matched = matchRoute(request.method ?? 'GET', url.pathname);
-    const event: HttpApiEvent = {
-      version: '2.0',
-      routeKey: matched === undefined ? '$default' : routeKey(matched.route),
-      rawPath: url.pathname,
-      rawQueryString: url.searchParams.toString(),
-      headers: {},
-      ...(url.searchParams.size > 0 && { queryStringParameters: Object.fromEntries(url.searchParams) }),
-      ...(matched !== undefined && { pathParameters: matched.params }),
-      requestContext: { http: { method: request.method ?? 'GET', path: url.pathname }, stage: '$default', requestId: 'test' },
-      isBase64Encoded: false,
-    };
-    handler(event, context)
-      .then((result) => response.writeHead(result.statusCode, result.headers).end(result.body))
-      .catch((error: unknown) => response.writeHead(500).end(String(error)));
-  });
-  server.keepAliveTimeout = 100;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
 
 describe('GET /devices/{endpoint}/factory', () => {
   let env: Awaited<ReturnType<typeof functionEnvironment>>;

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,8 +7,6 @@ import { AdminApiClient, type AdminApiConnector } from '../../cli/admin-api-clie
 import { exportCommand } from '../../cli/commands/export.ts';
 import { InputError } from '../../cli/usage.ts';
 import type { SmartcardExportAnswer } from '../../functions/admin/documents.ts';
-import type { HttpApiEvent } from '../../functions/admin/http.ts';
-import { matchRoute, routeKey } from '../../functions/admin/routes.ts';
 import type { handler as adminApiHandler } from '../../functions/admin-api.ts';
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { scp03KeyRecordSchema } from '../../shared/bootstrap/credentials.ts';
@@ -18,11 +14,11 @@ import { deviceEntrySchema } from '../../shared/bootstrap/device.ts';
 import { profileSchema } from '../../shared/bootstrap/profile.ts';
 import { CardPaths, decodeCardImage, readCardBootstrap } from '../../shared/smartcard/card-image.ts';
 import { keyCheckValue } from '../../shared/smartcard/scp03-keys.ts';
-import { functionEnvironment, httpApiEvent, lambdaContext } from './fixtures.ts';
+import { functionEnvironment, httpApiEvent, lambdaContext, startGateway } from './fixtures.ts';
 
 // POST /devices/{endpoint}/smartcard through the real admin-api handler on dynalite, and
 // `lwm2m-bs export smartcard --endpoint` against it behind a plain HTTP stand-in for API Gateway
-// that, unlike the factory test's, passes request bodies on.
+// that passes request bodies on (fixtures.ts).
 
 const BS_KEY = '0102030405060708090a0b0c0d0e0f10';
 const DM_KEY = 'a1a2a3a4a5a6a7a8a9aaabacadaeafb0';
@@ -40,38 +36,6 @@ const device = (endpoint: string, options: { profile?: string; serverKey?: boole
     ...(options.serverKey !== false && { serverCredentials: { '101': { identity: endpoint, secretKey: DM_KEY } } }),
     ...(options.scp03 === true && { smartcard: { scp03: SCP03 } }),
   });
-
-async function startGateway(handler: typeof adminApiHandler): Promise<{ url: string; close(): Promise<void> }> {
-  const context = lambdaContext('admin-api');
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-      const method = request.method ?? 'GET';
-      const matched = matchRoute(method, url.pathname);
-      const body = Buffer.concat(chunks);
-      const event: HttpApiEvent = {
-        version: '2.0',
-        routeKey: matched === undefined ? '$default' : routeKey(matched.route),
-        rawPath: url.pathname,
-        rawQueryString: url.searchParams.toString(),
-        headers: { ...(request.headers['content-type'] !== undefined && { 'content-type': request.headers['content-type'] }) },
-        ...(url.searchParams.size > 0 && { queryStringParameters: Object.fromEntries(url.searchParams) }),
-        ...(matched !== undefined && { pathParameters: matched.params }),
-        requestContext: { http: { method, path: url.pathname }, stage: '$default', requestId: 'test' },
-        ...(body.length > 0 && { body: body.toString('base64') }),
-        isBase64Encoded: body.length > 0,
-      };
-      handler(event, context)
-        .then((result) => response.writeHead(result.statusCode, result.headers).end(result.body))
-        .catch((error: unknown) => response.writeHead(500).end(String(error)));
-    });
-  });
-  server.keepAliveTimeout = 100;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 

@@ -1,4 +1,8 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { HttpApiEvent } from '../../functions/admin/http.ts';
+import { matchRoute, routeKey } from '../../functions/admin/routes.ts';
+import type { handler as adminApiHandler } from '../../functions/admin-api.ts';
 import type { LambdaContext } from '../../functions/runtime/lambda-context.ts';
 import { startDynalite, localDynamoDbClient } from '../../server/store/dynalite.ts';
 import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
@@ -95,6 +99,43 @@ export function httpApiEvent(
     ...(body !== undefined && { body }),
     isBase64Encoded: options.base64 === true,
   };
+}
+
+/**
+ * API Gateway's part in front of the admin API, minus IAM: each HTTP request becomes the payload
+ * format 2.0 event of its route (a body passed on as base64, as API Gateway does with one it does
+ * not take for text), and the handler's answer goes back.
+ */
+export async function startGateway(handler: typeof adminApiHandler): Promise<{ url: string; close(): Promise<void> }> {
+  const context = lambdaContext('admin-api');
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+      const method = request.method ?? 'GET';
+      const matched = matchRoute(method, url.pathname);
+      const body = Buffer.concat(chunks);
+      const event: HttpApiEvent = {
+        version: '2.0',
+        routeKey: matched === undefined ? '$default' : routeKey(matched.route),
+        rawPath: url.pathname,
+        rawQueryString: url.searchParams.toString(),
+        headers: { ...(request.headers['content-type'] !== undefined && { 'content-type': request.headers['content-type'] }) },
+        ...(url.searchParams.size > 0 && { queryStringParameters: Object.fromEntries(url.searchParams) }),
+        ...(matched !== undefined && { pathParameters: matched.params }),
+        requestContext: { http: { method, path: url.pathname }, stage: '$default', requestId: 'test' },
+        ...(body.length > 0 && { body: body.toString('base64') }),
+        isBase64Encoded: body.length > 0,
+      };
+      handler(event, context)
+        .then((result) => response.writeHead(result.statusCode, result.headers).end(result.body))
+        .catch((error: unknown) => response.writeHead(500).end(String(error)));
+    });
+  });
+  server.keepAliveTimeout = 100;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 export { startBroker } from '../fixtures/mqtt-broker.ts';
