@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isCodecError } from '../shared/errors.ts';
+import { attachCommand, withMarkBootstrap } from './commands/attach.ts';
 import { decodeCommand, encodeCommand, type CommandIO } from './commands/codec.ts';
 import { deviceCommand } from './commands/device.ts';
 import { exportCommand } from './commands/export.ts';
@@ -19,9 +20,11 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['decode', decodeCommand],
   ['encode', encodeCommand],
   ['profile', profileCommand],
-  ['device', deviceCommand],
+  // `device mark-bootstrap` writes the lifecycle record, which attach.ts owns with `attach`.
+  ['device', withMarkBootstrap(deviceCommand)],
   ['import', importCommand],
   ['status', statusCommand],
+  ['attach', attachCommand],
   ['export', exportCommand],
   ['serve', serveCommand],
   ['gateway', gatewayCommand],

@@ -45,10 +45,17 @@ Commands:
       Validate and store, show, list or delete a profile (a fleet template).
   device put <file.json|-> | get <endpoint> [--show-secrets] | list [--profile <name>] | delete <endpoint>
       The same for one device entry; its profile must exist.
+  device mark-bootstrap <endpoint>
+      Mark the device for bootstrap (reason operator): served at its next Bootstrap-Request.
   import <file|-> [--format json|jsonl|csv] [--dry-run] [--report <file>] [--progress]
       Validate every row of a device file, then write them all, or nothing when a row is bad.
   status <endpoint>
       Show the device's last bootstrap.
+  attach <events.json|->
+      Take carrier attach events (one JSON object, a JSON array or JSON Lines): each is checked,
+      its device found by ICCID, IMSI or IMEI, and one line printed per event. A device that
+      needs a bootstrap is marked and served at its next Bootstrap-Request. Exit 1 when an
+      event is invalid or names no known device.
   export factory <endpoint>... --out <dir> [--include-keys] [--force]
   export factory --devices <file> [--profile <name>] [--format json|jsonl|csv] --out <dir> [--include-keys] [--force]
       Write each device's factory bootstrap information (SenML-CBOR, TLV per object, JSON) to an
@@ -61,12 +68,13 @@ Commands:
   help
       Show this text.
 
-Options of profile, device, import, status and export: --data-dir <dir> (default $LWM2M_BS_DATA_DIR,
-else ./.lwm2m-bs) and --json for machine-readable output. Secret keys print as
-"(hidden: N bytes)" unless --show-secrets is given.
+Options of profile, device, import, status, attach and export: --data-dir <dir> (default
+$LWM2M_BS_DATA_DIR, else ./.lwm2m-bs) and --json for machine-readable output. Secret keys
+print as "(hidden: N bytes)" unless --show-secrets is given.
 --endpoint <url> (default $LWM2M_BS_ENDPOINT): work against a deployed stack's admin API,
 each request signed with SigV4 from the AWS default credential chain; --region <region>
-(default: the execute-api host's region, else $AWS_REGION).
+(default: the execute-api host's region, else $AWS_REGION). attach and device mark-bootstrap
+work on the data directory only.
 
 Formats: text (0), link-format (40), opaque (42), cbor (60), senml-json (110), senml-cbor (112),
          tlv (11542, legacy 1542), lwm2m-json (11543), lwm2m-cbor (11544).

@@ -9,23 +9,29 @@ import {
   ScanCommand,
   UpdateItemCommand,
   type DynamoDBClient,
+  type PutItemCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore, BulkWriteResult, IdentityKind, Page } from '../../shared/bootstrap/store.ts';
+import type { LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
   comparableTime,
   decodeDevice,
+  decodeLifecycle,
   decodeProfile,
   deviceDoc,
   deviceIdentityValues,
   deviceKey,
+  deviceLifecycleKey,
   deviceStatusKey,
   encodeDeviceStatus,
+  encodeLifecycle,
   encodeProfile,
   isNewerOrSame,
+  lifecycleDoc,
   numberAttribute,
   profileKey,
   stringAttribute,
@@ -34,7 +40,17 @@ import {
   type StoreWarning,
 } from './item-codec.ts';
 import { ProfileCache } from './profile-cache.ts';
-import { BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, DEVICE_ATTRIBUTE, IDENTITY_INDEX, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, SORT_KEY } from './table.ts';
+import {
+  BATCH_GET_LIMIT,
+  BATCH_WRITE_LIMIT,
+  DEVICE_ATTRIBUTE,
+  IDENTITY_INDEX,
+  IDENTITY_KINDS,
+  ITEM_KIND,
+  LIFECYCLE_ATTRIBUTE,
+  PARTITION_KEY,
+  SORT_KEY,
+} from './table.ts';
 
 export interface DynamoDbBootstrapStoreOptions {
   readonly client: DynamoDBClient;
@@ -211,14 +227,18 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
   }
 
   /**
-   * Deletes the device item (whether it existed is the answer), then its status item. An
-   * outcome landing between the two is deleted with it; one landing later stays as a status
-   * item without a device, which no read returns (an endpoint imported again later would show
-   * it as its last bootstrap).
+   * Deletes the device item (whether it existed is the answer), then its status and lifecycle
+   * items. An outcome landing between the two is deleted with it; one landing later stays as a
+   * status item without a device, which no read returns (an endpoint imported again later would
+   * show it as its last bootstrap). The lifecycle goes too: kept, it would tell a device imported
+   * again under the same endpoint that it had been bootstrapped already.
    */
   async deleteDevice(endpoint: string): Promise<boolean> {
     const deleted = await this.#deleteExisting(deviceKey(endpoint));
-    await this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: deviceStatusKey(endpoint) }));
+    await Promise.all([
+      this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: deviceStatusKey(endpoint) })),
+      this.#client.send(new DeleteItemCommand({ TableName: this.#table, Key: deviceLifecycleKey(endpoint) })),
+    ]);
     return deleted;
   }
 
@@ -319,6 +339,37 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
         ExpressionAttributeValues: { ':endpoint': { S: endpoint }, ':at': { S: at }, ':one': { N: '1' } },
       }),
     );
+  }
+
+  /** Strongly consistent, so a writer decides on the record its conditional write compares with. */
+  async getLifecycle(endpoint: string): Promise<LifecycleRecord | undefined> {
+    const item = await this.#get(deviceLifecycleKey(endpoint));
+    return item ? decodeLifecycle(item) : undefined;
+  }
+
+  /**
+   * One PutItem, conditional on the stored `doc` being the canonical text of `expected` (or on
+   * no item, for null): the table compares the whole record, so no reader-writer interleaving
+   * loses another writer's change. Like `recordStatus`, it does not check that the device exists.
+   */
+  async putLifecycle(endpoint: string, record: LifecycleRecord, expected?: LifecycleRecord | null): Promise<boolean> {
+    const condition: Pick<PutItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
+      expected === undefined
+        ? {}
+        : expected === null
+          ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PARTITION_KEY } }
+          : {
+              ConditionExpression: '#doc = :expected',
+              ExpressionAttributeNames: { '#doc': LIFECYCLE_ATTRIBUTE.doc },
+              ExpressionAttributeValues: { ':expected': { S: lifecycleDoc(expected) } },
+            };
+    try {
+      await this.#client.send(new PutItemCommand({ TableName: this.#table, Item: encodeLifecycle(endpoint, record), ...condition }));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Not part of BootstrapStore: what `recordUnknownEndpoint` counted, for operators. */

@@ -3,7 +3,9 @@ import type { z } from 'zod';
 import { deviceEntrySchema, deviceStatusSchema, type DeviceEntry, type DeviceStatus } from '../../shared/bootstrap/device.ts';
 import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
 import type { IdentityKind } from '../../shared/bootstrap/store.ts';
-import { DEVICE_ATTRIBUTE, ITEM_KIND, PARTITION_KEY, SORT_KEY } from './table.ts';
+import { lifecycleRecordSchema, type LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
+import { canonicalJson } from '../../shared/lifecycle/profile-fingerprint.ts';
+import { DEVICE_ATTRIBUTE, ITEM_KIND, LIFECYCLE_ATTRIBUTE, PARTITION_KEY, SORT_KEY } from './table.ts';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -30,6 +32,10 @@ export function deviceKey(endpoint: string): Item {
 
 export function deviceStatusKey(endpoint: string): Item {
   return { [PARTITION_KEY]: { S: ITEM_KIND.deviceStatus.prefix + endpoint }, [SORT_KEY]: { S: ITEM_KIND.deviceStatus.sortKey } };
+}
+
+export function deviceLifecycleKey(endpoint: string): Item {
+  return { [PARTITION_KEY]: { S: ITEM_KIND.deviceLifecycle.prefix + endpoint }, [SORT_KEY]: { S: ITEM_KIND.deviceLifecycle.sortKey } };
 }
 
 export function unknownEndpointKey(endpoint: string): Item {
@@ -59,6 +65,28 @@ export function encodeDeviceStatus(endpoint: string, status: DeviceStatus): Item
     [DEVICE_ATTRIBUTE.status]: { S: JSON.stringify(status) },
     [DEVICE_ATTRIBUTE.statusStartedAt]: { S: comparableTime(status.startedAt) },
   };
+}
+
+/**
+ * The text a lifecycle record is stored as, and compared as by the conditional write: parsed
+ * first (defaults filled in, unknown members refused), then canonical JSON, so a record read
+ * back and written unchanged is the same text whatever order its keys were built in.
+ */
+export function lifecycleDoc(record: LifecycleRecord): string {
+  return canonicalJson(lifecycleRecordSchema.parse(record));
+}
+
+export function encodeLifecycle(endpoint: string, record: LifecycleRecord): Item {
+  const eventTime = record.lastAttach?.eventTime;
+  return {
+    ...deviceLifecycleKey(endpoint),
+    [LIFECYCLE_ATTRIBUTE.doc]: { S: lifecycleDoc(record) },
+    ...(eventTime !== undefined && { [LIFECYCLE_ATTRIBUTE.lastEventTime]: { S: comparableTime(eventTime) } }),
+  };
+}
+
+export function decodeLifecycle(item: Item): LifecycleRecord {
+  return parseDoc(item, describeKey(item), lifecycleRecordSchema);
 }
 
 /** The configuration part of a device entry: status is the backend's record, not configuration. */

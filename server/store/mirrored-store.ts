@@ -1,6 +1,7 @@
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore, BulkWriteResult, IdentityKind, Page } from '../../shared/bootstrap/store.ts';
+import type { LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
 import type { StatusEntry } from './dynamodb-store.ts';
 import { deviceIdentityValues, isNewerOrSame, newerStatus, stringAttribute, type Item } from './item-codec.ts';
 import { OutcomeQueue } from './outcome-queue.ts';
@@ -37,6 +38,7 @@ export interface MirroredStoreOptions {
  *   writes status items (CLI commands write configuration, which lives in the device item), so
  *   nothing can slip a newer one in between. `flushed()` and `close()` wait for them;
  *   `listDevices` may show an outcome a moment late.
+ * - Lifecycle records (issue 5) are not held: reads and conditional writes go to the table.
  * - Another process (the CLI) writing the same table is seen through `refresh`, which the change
  *   proxy in front of dynalite calls with the keys it wrote.
  *
@@ -169,6 +171,20 @@ export class MirroredStore implements BootstrapStore {
   recordUnknownEndpoint(endpoint: string, at: string): Promise<void> {
     // A counter increment: nothing to serve from memory, and each one must count.
     return this.#store.recordUnknownEndpoint(endpoint, at);
+  }
+
+  /**
+   * Straight from the table, unlike the rest of the device: the lifecycle is written by other
+   * processes too (the CLI, `lwm2m-bs attach`), and a writer must decide on the record its
+   * conditional write compares with. An attach is rare next to a bootstrap; one read is cheap.
+   */
+  getLifecycle(endpoint: string): Promise<LifecycleRecord | undefined> {
+    return this.#store.getLifecycle(endpoint);
+  }
+
+  /** Written through, conditionally (see BootstrapStore): correctness over speed. */
+  putLifecycle(endpoint: string, record: LifecycleRecord, expected?: LifecycleRecord | null): Promise<boolean> {
+    return this.#store.putLifecycle(endpoint, record, expected);
   }
 
   /**

@@ -22,7 +22,15 @@ import type { IdentityKind } from '../../shared/bootstrap/store.ts';
  *   JSON) and `statusStartedAt` (ISO time, compared as a string). Apart from the device item so
  *   outcome writes never touch the configuration a CLI command may be writing at the same time,
  *   and can be batched. It carries no identity attribute, so no index holds it.
+ * - device lifecycle: `PK=DEVICE#<endpoint>`, `SK=LIFECYCLE`, `doc` (the LifecycleRecord as
+ *   canonical JSON: sorted keys, so equal records are equal text) and `lastEventTime` (the newest
+ *   attach's time in UTC, for operators reading the table; absent before the first attach).
+ *   Written with a condition that `doc` is still the text the writer read (or that the item
+ *   does not exist), so of two racing writers one wins and the other reads and decides again.
+ *   Beside `STATUS` in the device's partition; no identity attribute, so no index holds it.
  * - unknown endpoint: `PK=UNKNOWN#<endpoint>`, `SK=UNKNOWN`, `endpoint`, `count`, `firstSeen`, `lastSeen`.
+ * - pending purge (the local scheduler only; on AWS EventBridge Scheduler holds them):
+ *   `PK=PURGE#<schedule name>`, `SK=PURGE`, `doc` (the AccountPurge as JSON), `dueAt` (ISO time).
  */
 export const DEFAULT_TABLE_NAME = 'lwm2m-bootstrap';
 
@@ -34,6 +42,7 @@ export const ITEM_KIND = {
   device: { prefix: 'DEVICE#', sortKey: 'DEVICE' },
   /** Shares the device's partition, so one Query reads both. */
   deviceStatus: { prefix: 'DEVICE#', sortKey: 'STATUS' },
+  deviceLifecycle: { prefix: 'DEVICE#', sortKey: 'LIFECYCLE' },
   unknownEndpoint: { prefix: 'UNKNOWN#', sortKey: 'UNKNOWN' },
 } as const;
 
@@ -45,6 +54,12 @@ export const DEVICE_ATTRIBUTE = {
   doc: 'doc',
   status: 'status',
   statusStartedAt: 'statusStartedAt',
+} as const;
+
+/** Attributes of the lifecycle item besides its keys. */
+export const LIFECYCLE_ATTRIBUTE = {
+  doc: 'doc',
+  lastEventTime: 'lastEventTime',
 } as const;
 
 /** BatchWriteItem takes at most this many writes per request. */

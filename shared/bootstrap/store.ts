@@ -1,5 +1,6 @@
 import type { DeviceEntry, DeviceIdentities, DeviceStatus } from './device.ts';
 import type { Profile } from './profile.ts';
+import type { LifecycleRecord } from '../lifecycle/lifecycle-record.ts';
 
 /** A page of a listing; `cursor` is opaque and absent on the last page. */
 export interface Page<T> {
@@ -43,4 +44,15 @@ export interface BootstrapStore {
   recordStatus(endpoint: string, status: DeviceStatus): Promise<boolean>;
   /** Counts a Bootstrap-Request from an endpoint the store does not know. */
   recordUnknownEndpoint(endpoint: string, at: string): Promise<void>;
+
+  /** The device's lifecycle record (issue 5), or undefined before anything was recorded. */
+  getLifecycle(endpoint: string): Promise<LifecycleRecord | undefined>;
+  /**
+   * Writes the lifecycle record only if the stored one is still `expected` (the record the
+   * caller read and decided on; null: none stored yet); undefined writes unconditionally.
+   * Answers false when another writer got there first: read again and decide again. The whole
+   * record is compared, not only `lastAttach`, because an operator's mark and a bootstrap's
+   * success change the record without changing the newest attach.
+   */
+  putLifecycle(endpoint: string, record: LifecycleRecord, expected?: LifecycleRecord | null): Promise<boolean>;
 }
