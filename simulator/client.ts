@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { CoapCode, describeCode } from '../shared/coap/index.ts';
+import { CoapCode, describeCode, uriPathString } from '../shared/coap/index.ts';
 import { decodeContent } from '../shared/content/registry.ts';
 import type { ContentTree } from '../shared/content/tree.ts';
 import { ROOT_PATH } from '../shared/lwm2m/path.ts';
@@ -77,13 +77,36 @@ export interface SimulatedClientOptions {
    * does not parse ends the run with nothing applied.
    */
   readonly smartcard?: SmartcardOptions;
+  /**
+   * How listen() takes a Server Initiated Bootstrap (Core §5.2.2.3): 'always' accepts the
+   * Bootstrap-Server's operations at any time on its listening port; 'while-connected' only
+   * within `connectedWindowMs` of its own last message to the Bootstrap-Server (or of the
+   * server's last accepted request), and answers 4.01 Unauthorized otherwise. Default 'always'.
+   */
+  readonly serverInitiated?: 'always' | 'while-connected';
+  /** The port listen() binds (default 0, any free port). */
+  readonly listenPort?: number;
+  /** The 'while-connected' window (default 30 s). */
+  readonly connectedWindowMs?: number;
+}
+
+/** A client waiting for its Bootstrap-Server (listen()). */
+export interface BootstrapListener {
+  /** The local port the server must send to. */
+  readonly port: number;
+  /** Settles after Bootstrap-Finish and registration, a failure, or stop(). */
+  readonly result: Promise<BootstrapRunResult>;
+  /** A CoAP ping to the Bootstrap-Server: the client's own message, which opens a 'while-connected' window. */
+  ping(): Promise<void>;
+  /** Stops waiting; `result` then says so unless the bootstrap already ended. */
+  stop(): void;
 }
 
 export interface BootstrapRunResult {
   readonly endpoint: string;
   readonly version: ClientVersion;
   readonly ok: boolean;
-  readonly method: 'bs' | 'bspack' | 'smartcard';
+  readonly method: 'bs' | 'bspack' | 'smartcard' | 'server-initiated';
   readonly error?: string;
   /** Why the smartcard could not be used, when that ended the run or an update. */
   readonly smartcardError?: SmartcardError;
@@ -116,6 +139,7 @@ export interface UpdateRunResult {
 }
 
 const DEFAULT_BOOTSTRAP_IDLE_MS = 30_000;
+const DEFAULT_CONNECTED_WINDOW_MS = 30_000;
 /** Answers to a Bootstrap-Pack request that mean "use /bs instead". */
 const PACK_FALLBACK_CODES: ReadonlySet<number> = new Set([CoapCode.BAD_REQUEST, CoapCode.NOT_FOUND, CoapCode.NOT_ACCEPTABLE]);
 
@@ -255,6 +279,107 @@ export class SimulatedClient {
     } catch (error) {
       return result(error instanceof Error ? error.message : String(error));
     }
+  }
+
+  /**
+   * Server Initiated Bootstrap: opens the bootstrap socket (plain UDP on `listenPort`, or the
+   * DTLS session with the Bootstrap-Server the factory account names) and serves the server's
+   * Bootstrap-Discover/-Read/-Write/-Delete/-Finish without sending a Bootstrap-Request; after
+   * Finish it registers as run() does. Only the Bootstrap-Server (the address of its account)
+   * is served; anything else, and anything outside a 'while-connected' window, gets 4.01.
+   */
+  async listen(options: { timeoutMs?: number } = {}): Promise<BootstrapListener> {
+    const { endpoint, version } = this.#options;
+    const server = this.#options.bootstrapServer;
+    const mode = this.#options.serverInitiated ?? 'always';
+    const windowMs = this.#options.connectedWindowMs ?? DEFAULT_CONNECTED_WINDOW_MS;
+    const idleMs = this.#options.timeouts?.bootstrapIdleMs ?? DEFAULT_BOOTSTRAP_IDLE_MS;
+    const responder = this.#responder();
+    responder.steps.push('listen');
+    const transport = this.#options.bootstrapPsk === undefined
+      ? await CoapTransport.open({ host: isIPv6(server.host) ? '::' : '0.0.0.0', port: this.#options.listenPort ?? 0, transmission: this.#transmission })
+      : await this.#openBootstrap(responder);
+    this.#transports.add(transport);
+    const started = performance.now();
+    // A DTLS handshake is the client's own doing: the connection is open from there.
+    let lastContact = this.#options.bootstrapPsk === undefined ? Number.NEGATIVE_INFINITY : performance.now();
+    let stop: (reason: string) => void = () => undefined;
+    const stopped = new Promise<never>((_resolve, reject) => {
+      stop = (reason) => reject(new Error(reason));
+    });
+    stopped.catch(() => undefined);
+    let idle: NodeJS.Timeout | undefined;
+    let wait: NodeJS.Timeout | undefined;
+    if (options.timeoutMs !== undefined) {
+      const limit = options.timeoutMs;
+      wait = setTimeout(() => stop(`the Bootstrap-Server sent nothing within ${limit} ms`), limit);
+    }
+
+    transport.onRequest((request) => {
+      const fromServer = request.peer.port === server.port && request.peer.host === server.host;
+      const open = mode === 'always' || performance.now() - lastContact <= windowMs;
+      if (!fromServer || !open) {
+        const why = fromServer ? 'outside the bootstrap connection' : `not the Bootstrap-Server (${request.peer.host}:${request.peer.port})`;
+        responder.steps.push(`${describeCode(request.message.code)} ${uriPathString(request.message.options)} refused 4.01 (${why})`);
+        return { code: CoapCode.UNAUTHORIZED };
+      }
+      lastContact = performance.now();
+      clearTimeout(wait);
+      clearTimeout(idle);
+      idle = setTimeout(() => stop(`bootstrap server sent nothing for ${idleMs} ms after ${responder.steps.at(-1) ?? 'start'}`), idleMs);
+      return responder.handle(request);
+    });
+
+    let bootstrapMs: number | undefined;
+    let registerMs: number | undefined;
+    let registeredAt: RegistrationOutcome | undefined;
+    const result = (error?: string): BootstrapRunResult => ({
+      endpoint,
+      version,
+      ok: error === undefined,
+      method: 'server-initiated',
+      ...(error === undefined ? {} : { error }),
+      steps: responder.steps,
+      formatsReceived: responder.formatsReceived,
+      security: this.#store.securitySummary(),
+      ...(registeredAt === undefined ? {} : { registeredAt }),
+      bootstrapMs: bootstrapMs ?? performance.now() - started,
+      ...(registerMs === undefined ? {} : { registerMs }),
+    });
+    const run = async (): Promise<BootstrapRunResult> => {
+      try {
+        await Promise.race([responder.finished, stopped]);
+        bootstrapMs = performance.now() - started;
+      } catch (error) {
+        return result(error instanceof Error ? error.message : String(error));
+      } finally {
+        clearTimeout(wait);
+        clearTimeout(idle);
+        // Let the 2.04 to Bootstrap-Finish go out before the socket closes.
+        await this.#close(transport);
+      }
+      try {
+        if (this.#options.register ?? true) {
+          const registerStarted = performance.now();
+          responder.steps.push('register');
+          registeredAt = await register(this.#store, endpoint, version, this.#transmission);
+          this.#registration = registeredAt;
+          registerMs = performance.now() - registerStarted;
+        }
+        return result();
+      } catch (error) {
+        return result(error instanceof Error ? error.message : String(error));
+      }
+    };
+    return {
+      port: transport.port,
+      result: run(),
+      ping: async () => {
+        lastContact = performance.now();
+        await transport.ping(server);
+      },
+      stop: () => stop('stopped listening'),
+    };
   }
 
   /** Whether the account registered with is (still) the smartcard's. */

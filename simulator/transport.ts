@@ -88,6 +88,8 @@ interface PendingExchange {
   readonly resolve: (message: CoapMessage) => void;
   readonly reject: (error: Error) => void;
   timer: NodeJS.Timeout | undefined;
+  /** A CoAP ping: the Reset it draws is its answer. */
+  readonly ping?: boolean;
 }
 
 interface Block1Transfer {
@@ -185,6 +187,22 @@ export class CoapTransport {
       current = got;
     }
     return stripBlock2({ ...first, payload: concat(parts, received) });
+  }
+
+  /**
+   * A CoAP ping (RFC 7252 4.3: an Empty CON, answered with a Reset): resolves when the peer
+   * answers, rejects with CoapTimeoutError when it never does.
+   */
+  ping(peer: PeerAddress): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('transport closed'));
+    const messageId = this.#messageId();
+    const bytes = serializeCoapMessage({ type: 'CON', code: CoapCode.EMPTY, messageId, token: EMPTY, options: {}, payload: EMPTY });
+    return new Promise<void>((resolve, reject) => {
+      const exchange: PendingExchange = { messageId, token: `ping ${messageId}`, bytes, peer, resolve: () => resolve(), reject, timer: undefined, ping: true };
+      this.#byMessageId.set(messageId, exchange);
+      this.#byToken.set(exchange.token, exchange);
+      this.#retransmit(exchange, 0, this.#initialTimeout());
+    });
   }
 
   async close(): Promise<void> {
@@ -309,6 +327,11 @@ export class CoapTransport {
       const exchange = this.#byMessageId.get(message.messageId);
       if (message.code === CoapCode.EMPTY) {
         if (exchange === undefined) return;
+        if (exchange.ping === true) {
+          this.#finish(exchange);
+          exchange.resolve(message);
+          return;
+        }
         if (message.type === 'RST') {
           this.#finish(exchange);
           exchange.reject(new Error(`${formatPeer(peer)} answered with a Reset`));

@@ -1,4 +1,4 @@
-import { downlinkSchema, type Downlink, type Uplink } from '../../shared/bootstrap/contract.ts';
+import { downlinkSchema, type BootstrapInitiate, type Downlink, type Uplink } from '../../shared/bootstrap/contract.ts';
 import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
 
 /**
@@ -8,7 +8,16 @@ import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/
  */
 export interface BackendChannel {
   exchange(uplink: Uplink): Promise<Downlink>;
+  /**
+   * Where `bootstrap-initiate` downlinks go, for a channel the backend can send to unprompted
+   * (MQTT). The gateway registers itself when it starts; in-process, the caller invokes
+   * `BootstrapGateway.initiate` directly and the channel has no such member.
+   */
+  onInitiate?(handler: InitiateHandler): void;
 }
+
+/** Takes a validated `bootstrap-initiate`; what it returns is not awaited by the channel. */
+export type InitiateHandler = (downlink: BootstrapInitiate) => Promise<unknown>;
 
 /**
  * The in-process channel. Both directions are validated with the contract schemas, as on the

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { CoapCode } from '../../shared/coap/code.ts';
 import { queryParameters, uriPathString } from '../../shared/coap/uri.ts';
 import { ContentFormat } from '../../shared/content/format.ts';
 import { encodeBootstrapPack, BootstrapPackFormatError } from '../../shared/bootstrap/bspack.ts';
-import { CONTRACT_VERSION, type BootstrapRequested, type Downlink } from '../../shared/bootstrap/contract.ts';
+import { CONTRACT_VERSION, bootstrapInitiateSchema, type BootstrapInitiate, type BootstrapRequested, type Downlink } from '../../shared/bootstrap/contract.ts';
 import { endpointName } from '../../shared/bootstrap/device.ts';
 import type { SessionResult } from '../../shared/bootstrap/session.ts';
 import { CoapEndpoint, type CoapEndpointOptions, type CoapPeer, type IncomingRequest, type OutgoingResponse } from '../coap/endpoint.ts';
 import { dtlsTransport, type DtlsTransportOptions } from '../coap/dtls-transport.ts';
+import { LruMap } from '../coap/lru-map.ts';
+import type { TransportFactory } from '../coap/transport.ts';
+import { peerKey } from '../coap/types.ts';
 import { alertName } from '../dtls/alert.ts';
 import type { BackendChannel } from './backend-channel.ts';
 import type { PskSource } from './psk-cache.ts';
@@ -24,16 +28,36 @@ export interface BootstrapGatewayOptions {
   readonly coaps?: Omit<CoapEndpointOptions, 'onRequest' | 'transport'> & Pick<DtlsTransportOptions, 'handshakeTimeoutMs' | 'cipherSuites'> & { readonly psk: PskSource };
   /** Per request to the client, on top of CoAP retransmission. */
   readonly requestTimeoutMs?: number;
+  /**
+   * A server-initiated bootstrap the device does not answer at all is tried again after each of
+   * these delays, then recorded as `timeout` (default 5 s, 30 s, 2 min).
+   */
+  readonly initiateRetryDelaysMs?: readonly number[];
   readonly log?: (event: GatewayLogEvent) => void;
 }
 
 export type GatewayLogEvent =
-  | { readonly event: 'bootstrap-started'; readonly endpoint: string; readonly sessionId: string; readonly peer: string; readonly kind: 'bs' | 'bspack' }
+  | { readonly event: 'bootstrap-started'; readonly endpoint: string; readonly sessionId: string; readonly peer: string; readonly kind: 'bs' | 'bspack'; readonly initiatedBy?: 'server' }
   | { readonly event: 'bootstrap-ended'; readonly endpoint: string; readonly sessionId: string; readonly outcome: string; readonly detail?: string; readonly ms: number }
   | { readonly event: 'bootstrap-rejected'; readonly endpoint: string; readonly reason: string; readonly peer: string }
   /** An unknown identity and a wrong key both read `decrypt_error`, here as on the wire. */
   | { readonly event: 'dtls-handshake-failed'; readonly peer: string; readonly alert: string }
   | { readonly event: 'error'; readonly message: string };
+
+const DEFAULT_INITIATE_RETRY_DELAYS_MS: readonly number[] = [5_000, 30_000, 120_000];
+/** Recorded when the gateway cannot reach a DTLS device: only the device can open a session. */
+export const NO_DTLS_SESSION_DETAIL = 'no DTLS session with the device; served at its next Bootstrap-Request';
+
+/** A server-initiated bootstrap in progress: its current session, or the wait before the next try. */
+interface Initiation {
+  readonly peerKey: string;
+  runner: SessionRunner | undefined;
+  cancel(reason: string): void;
+  /** The attempts' result. */
+  readonly done: Promise<SessionResult>;
+  /** Settles once the outcome is handed to the backend (close() waits for it). */
+  reported?: Promise<SessionResult>;
+}
 
 const badRequest = (text: string): OutgoingResponse => ({ code: CoapCode.BAD_REQUEST, contentFormat: ContentFormat.TEXT, payload: new TextEncoder().encode(text) });
 
@@ -45,6 +69,10 @@ const badRequest = (text: string): OutgoingResponse => ({ code: CoapCode.BAD_REQ
 export class BootstrapGateway {
   private readonly options: BootstrapGatewayOptions;
   private readonly sessions = new Map<string, SessionRunner>();
+  /** Server-initiated bootstraps by endpoint, from initiate() until their outcome is reported. */
+  private readonly initiations = new Map<string, Initiation>();
+  /** The PSK identity each DTLS peer last spoke under; removed when a send finds no session. */
+  private readonly dtlsPeers = new LruMap<string, string>(10_000);
   private readonly pendingOutcomes = new Set<Promise<void>>();
   private readonly inFlightRequests = new Set<Promise<OutgoingResponse>>();
   /** Per endpoint, the arrival number of its latest Bootstrap-Request. */
@@ -53,7 +81,7 @@ export class BootstrapGateway {
   private closing = false;
   private coapEndpoint: CoapEndpoint | undefined;
   private coapsEndpoint: CoapEndpoint | undefined;
-  private readonly stats = { bootstrapsStarted: 0, bootstrapsEnded: 0, bootstrapsRejected: 0, bspackServed: 0, sessionsCancelled: 0, requestsSuperseded: 0 };
+  private readonly stats = { bootstrapsStarted: 0, bootstrapsEnded: 0, bootstrapsRejected: 0, bspackServed: 0, sessionsCancelled: 0, requestsSuperseded: 0, bootstrapsInitiated: 0, initiateRetries: 0 };
 
   private constructor(options: BootstrapGatewayOptions) {
     this.options = options;
@@ -67,14 +95,14 @@ export class BootstrapGateway {
       try {
         const secure = await CoapEndpoint.open({
           ...coaps,
-          transport: dtlsTransport({
+          transport: gateway.watchDtlsPeers(dtlsTransport({
             lookupPsk: async (identity) => (await psk.lookup(identity))?.key,
             // The same bound on DTLS sessions as on the CoAP peers they carry.
             ...(coaps.maxPeers !== undefined && { maxPeers: coaps.maxPeers }),
             ...(handshakeTimeoutMs !== undefined && { handshakeTimeoutMs }),
             ...(cipherSuites !== undefined && { cipherSuites }),
             onHandshakeFailed: (client, alert) => gateway.log({ event: 'dtls-handshake-failed', peer: describe({ ...client, family: client.address.includes(':') ? 'IPv6' : 'IPv4' }), alert: alertName(alert) }),
-          }),
+          })),
           onRequest: (request) => gateway.handle(request, secure),
         });
         gateway.coapsEndpoint = secure;
@@ -83,6 +111,8 @@ export class BootstrapGateway {
         throw error;
       }
     }
+    // Unsolicited downlinks (MQTT) start server-initiated bootstraps here.
+    options.backend.onInitiate?.((downlink) => gateway.initiate(downlink));
     return gateway;
   }
 
@@ -108,10 +138,141 @@ export class BootstrapGateway {
     // Requests already waiting on the backend finish first, so none starts a session on a
     // closed endpoint or records into a closed store.
     await Promise.allSettled([...this.inFlightRequests]);
+    const initiations = [...this.initiations.values()];
+    for (const initiation of initiations) initiation.cancel('server shutting down');
     for (const session of this.sessions.values()) session.cancel('server shutting down');
     await Promise.allSettled([...this.sessions.values()].map((session) => session.done));
+    await Promise.allSettled(initiations.map((initiation) => initiation.reported ?? initiation.done));
     await Promise.allSettled([...this.pendingOutcomes]);
     await Promise.all([this.coap.close(), this.coapsEndpoint?.close()]);
+  }
+
+  /**
+   * Server Initiated Bootstrap (LwM2M Core §5.2.2.3): runs the plan towards `peer` without a
+   * Bootstrap-Request, superseding any session of that endpoint as a new request would. A device
+   * that answers nothing is tried again after each of `initiateRetryDelaysMs`; the outcome goes
+   * to the backend as `bootstrap-ended` (kind `bs`) like any session's. Over DTLS the gateway
+   * cannot open a session to a client, so it runs only inside one the device holds under the
+   * downlink's PSK identity; otherwise it records `client-error` at once and does not retry.
+   *
+   * Resolves with the outcome once it is reported; rejects only for a downlink the contract
+   * refuses, one meant for another gateway, or a gateway that is closing.
+   */
+  async initiate(input: BootstrapInitiate): Promise<SessionResult> {
+    const parsed = bootstrapInitiateSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new TypeError(`invalid bootstrap-initiate at ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'unknown'}`);
+    }
+    const downlink = parsed.data;
+    if (this.closing) throw new Error('gateway is closing');
+    if (downlink.gatewayId !== undefined && downlink.gatewayId !== this.options.gatewayId) {
+      throw new Error(`bootstrap-initiate is meant for gateway ${downlink.gatewayId}, this is ${this.options.gatewayId}`);
+    }
+    const { endpoint, sessionId } = downlink;
+    const peer: CoapPeer = {
+      address: downlink.peer.address,
+      port: downlink.peer.port,
+      family: isIPv6(downlink.peer.address) ? 'IPv6' : 'IPv4',
+      ...(downlink.pskIdentity !== undefined && { identity: downlink.pskIdentity }),
+    };
+    const via = downlink.transport === 'dtls' ? this.coapsEndpoint : this.coap;
+    const startedAt = new Date();
+    this.supersede(endpoint, 'superseded by a server-initiated bootstrap');
+    this.stats.bootstrapsInitiated += 1;
+    this.log({ event: 'bootstrap-started', endpoint, sessionId, peer: describe(peer), kind: 'bs', initiatedBy: 'server' });
+
+    let cancelled: string | undefined;
+    let wake: () => void = () => undefined;
+    const initiation: Initiation = {
+      peerKey: peerKey(peer),
+      runner: undefined,
+      cancel: (reason) => {
+        cancelled ??= reason;
+        initiation.runner?.cancel(reason);
+        wake();
+      },
+      done: Promise.resolve().then(async (): Promise<SessionResult> => {
+        const delays = this.options.initiateRetryDelaysMs ?? DEFAULT_INITIATE_RETRY_DELAYS_MS;
+        for (let attempt = 0; ; attempt += 1) {
+          if (cancelled !== undefined) return { outcome: 'cancelled', detail: cancelled };
+          if (via === undefined || (downlink.transport === 'dtls' && !this.holdsDtlsSession(peer))) {
+            return { outcome: 'client-error', detail: NO_DTLS_SESSION_DETAIL };
+          }
+          const runner = new SessionRunner(via, peer, { endpoint, sessionId, startedAt, requestTimeoutMs: this.options.requestTimeoutMs ?? 60_000 });
+          initiation.runner = runner;
+          this.sessions.set(endpoint, runner);
+          runner.start(downlink.plan, undefined);
+          const result = await runner.done;
+          initiation.runner = undefined;
+          if (this.sessions.get(endpoint) === runner) this.sessions.delete(endpoint);
+          const delayMs = delays[attempt];
+          const silent = result.outcome === 'timeout' && !runner.clientAnswered;
+          if (!silent || delayMs === undefined || cancelled !== undefined || this.closing) {
+            return silent && attempt > 0 ? { ...result, detail: `${result.detail ?? 'no answer'} (${attempt + 1} attempts)` } : result;
+          }
+          // Counted, not logged: the CLI's log printers list the event kinds they know.
+          this.stats.initiateRetries += 1;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, delayMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+      }).catch((error: unknown): SessionResult => ({ outcome: 'cancelled', detail: `gateway error: ${error instanceof Error ? error.message : String(error)}` })),
+    };
+    this.initiations.set(endpoint, initiation);
+    initiation.reported = initiation.done.then((result) => {
+      if (this.initiations.get(endpoint) === initiation) this.initiations.delete(endpoint);
+      if (result.outcome === 'cancelled') this.stats.sessionsCancelled += 1;
+      this.reportOutcome(sessionId, endpoint, 'bs', startedAt, result);
+      return result;
+    });
+    return initiation.reported;
+  }
+
+  /** A newer bootstrap of the endpoint, either side's, ends the one running or waiting to retry. */
+  private supersede(endpoint: string, reason: string): void {
+    this.initiations.get(endpoint)?.cancel(reason);
+    this.sessions.get(endpoint)?.cancel(reason);
+  }
+
+  /**
+   * Whether the device at `peer` holds a DTLS session under the identity the downlink names.
+   * The DTLS server is only asked by sending: its peers are learned from what they send, and
+   * one whose session has gone is dropped at the first send that finds none.
+   */
+  private holdsDtlsSession(peer: CoapPeer): boolean {
+    const identity = this.dtlsPeers.peek(peerKey(peer));
+    return identity !== undefined && identity === peer.identity;
+  }
+
+  /** Wraps the coaps transport: notes each peer's identity, and ends an initiation whose session is gone. */
+  private watchDtlsPeers(factory: TransportFactory): TransportFactory {
+    return async (binding, handlers) => {
+      const transport = await factory(binding, {
+        receive: (datagram, peer) => {
+          if (peer.identity !== undefined) this.dtlsPeers.set(peerKey(peer), peer.identity);
+          handlers.receive(datagram, peer);
+        },
+        warn: (message) => handlers.warn(message),
+      });
+      return {
+        send: (peer, datagram, onError) =>
+          transport.send(peer, datagram, (message) => {
+            const key = peerKey(peer);
+            this.dtlsPeers.delete(key);
+            for (const initiation of this.initiations.values()) {
+              if (initiation.peerKey === key) initiation.runner?.abandon({ outcome: 'client-error', detail: NO_DTLS_SESSION_DETAIL });
+            }
+            onError(message);
+          }),
+        address: (family) => transport.address(family),
+        close: () => transport.close(),
+      };
+    };
   }
 
   private handle(request: IncomingRequest, via: CoapEndpoint): Promise<OutgoingResponse> {
@@ -194,7 +355,7 @@ export class BootstrapGateway {
 
     if (kind === 'bspack') return this.bootstrapPack(answer.sessionId, endpoint.data, startedAt, answer.plan, request.message.options.accept, answer.outcomeRecorded === true);
 
-    this.sessions.get(endpoint.data)?.cancel('superseded by a new Bootstrap-Request');
+    this.supersede(endpoint.data, 'superseded by a new Bootstrap-Request');
     const runner = new SessionRunner(via, request.peer, {
       endpoint: endpoint.data,
       sessionId: answer.sessionId,

@@ -1,7 +1,7 @@
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { downlinkSchema, type Downlink, type Uplink } from '../../shared/bootstrap/contract.ts';
+import { gatewayDownlinkSchema, type BootstrapInitiate, type Downlink, type Uplink } from '../../shared/bootstrap/contract.ts';
 import { downlinkTopic, uplinkTopic } from '../aws/topics.ts';
-import type { BackendChannel } from './backend-channel.ts';
+import type { BackendChannel, InitiateHandler } from './backend-channel.ts';
 
 export interface MqttBackendChannelOptions {
   /** `mqtts://<account>-ats.iot.<region>.amazonaws.com:8883` for IoT Core; `mqtt://127.0.0.1:1883` for a local broker. */
@@ -15,6 +15,8 @@ export interface MqttBackendChannelOptions {
   /** Uplinks waiting for an answer at most; past it an exchange fails at once. */
   readonly maxPending?: number;
   readonly log?: (event: MqttChannelLogEvent) => void;
+  /** Takes unsolicited `bootstrap-initiate` downlinks; also settable later with onInitiate(). */
+  readonly onInitiate?: InitiateHandler;
 }
 
 export type MqttChannelLogEvent =
@@ -39,6 +41,7 @@ export class BackendChannelError extends Error {
  * The gateway's side of the contract over MQTT 3.1.1 (AWS IoT Core, or any broker): uplinks are
  * published on the gateway's uplink topic, answers arrive on its downlink topic and are matched
  * by requestId (a Bootstrap-Request's plan or refusal) or sessionId (an outcome's record).
+ * A `bootstrap-initiate` answers nothing: it goes to the onInitiate handler (the gateway).
  *
  * While the connection is down an exchange fails at once rather than queueing: the client's
  * CoAP request would time out anyway, and the gateway retries outcomes itself. mqtt.js
@@ -52,6 +55,7 @@ export class MqttBackendChannel implements BackendChannel {
   readonly #log: (event: MqttChannelLogEvent) => void;
   readonly #pending = new Map<string, Pending>();
   readonly #stats = { uplinks: 0, downlinks: 0, timeouts: 0, dropped: 0, refused: 0 };
+  #onInitiate: InitiateHandler | undefined;
   #closed = false;
 
   private constructor(client: MqttClient, options: MqttBackendChannelOptions) {
@@ -59,6 +63,7 @@ export class MqttBackendChannel implements BackendChannel {
     this.#gatewayId = options.gatewayId;
     this.#timeoutMs = options.timeoutMs ?? 8_000;
     this.#maxPending = options.maxPending ?? 1024;
+    this.#onInitiate = options.onInitiate;
     this.#log = (event) => {
       try {
         options.log?.(event);
@@ -101,6 +106,11 @@ export class MqttBackendChannel implements BackendChannel {
 
   counters(): Readonly<Record<string, number>> {
     return { ...this.#stats, pending: this.#pending.size };
+  }
+
+  /** Where unsolicited `bootstrap-initiate` downlinks go; without a handler they are dropped. */
+  onInitiate(handler: InitiateHandler): void {
+    this.#onInitiate = handler;
   }
 
   exchange(uplink: Uplink): Promise<Downlink> {
@@ -148,13 +158,17 @@ export class MqttBackendChannel implements BackendChannel {
       this.#drop('not JSON');
       return;
     }
-    const parsed = downlinkSchema.safeParse(message);
+    const parsed = gatewayDownlinkSchema.safeParse(message);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       this.#drop(`invalid downlink at ${issue?.path.join('.') || '(message)'}: ${issue?.message ?? 'unknown'}`);
       return;
     }
     const downlink = parsed.data;
+    if (downlink.type === 'bootstrap-initiate') {
+      this.#initiate(downlink);
+      return;
+    }
     const key = downlink.type === 'bootstrap-recorded' ? sessionKey(downlink.sessionId) : requestKey(downlink.requestId);
     const pending = this.#pending.get(key);
     if (pending === undefined || !pending.expects.includes(downlink.type)) {
@@ -163,6 +177,19 @@ export class MqttBackendChannel implements BackendChannel {
     }
     this.#stats.downlinks += 1;
     this.#settle(key, (waiting) => waiting.resolve(downlink));
+  }
+
+  #initiate(downlink: BootstrapInitiate): void {
+    const handler = this.#onInitiate;
+    if (handler === undefined) {
+      this.#drop(`bootstrap-initiate for ${downlink.endpoint} with no handler`);
+      return;
+    }
+    this.#stats.downlinks += 1;
+    // The outcome goes back as its own uplink; only a refusal to start is reported here.
+    Promise.resolve().then(() => handler(downlink)).catch((error: unknown) => {
+      this.#drop(`bootstrap-initiate for ${downlink.endpoint} refused: ${error instanceof Error ? error.message : String(error)}`);
+    });
   }
 
   #settle(key: string, done: (pending: Pending) => void): void {

@@ -4,8 +4,10 @@ import type { CoapEndpoint, CoapPeer } from '../coap/endpoint.ts';
 import { CoapResetError, CoapTimeoutError, CoapTransferError } from '../coap/errors.ts';
 
 /**
- * Runs one client-initiated bootstrap session: feeds the pure session machine with what the
- * client answers and sends what it asks for. The machine decides; this only does I/O.
+ * Runs one bootstrap session: feeds the pure session machine with what the client answers and
+ * sends what it asks for. The machine decides; this only does I/O. It is the same for a
+ * client-initiated session (started after the 2.04 to its Bootstrap-Request) and a
+ * server-initiated one (started unprompted): the machine opens with Discover, Delete or Write.
  */
 export class SessionRunner {
   readonly endpoint: string;
@@ -14,6 +16,7 @@ export class SessionRunner {
   private state: SessionState = initialSessionState();
   private readonly abort = new AbortController();
   private finished = false;
+  private answered = false;
   private resolveDone!: (result: SessionResult) => void;
   readonly done: Promise<SessionResult>;
 
@@ -39,6 +42,19 @@ export class SessionRunner {
   cancel(reason: string): void {
     this.abort.abort();
     this.feed({ type: 'cancel', reason });
+  }
+
+  /** Whether the client has answered anything yet: a session it never answered can be tried again. */
+  get clientAnswered(): boolean {
+    return this.answered;
+  }
+
+  /** Ends the session with a result the machine cannot know (the transport has no way to the client). */
+  abandon(result: SessionResult): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.abort.abort();
+    this.resolveDone(result);
   }
 
   private feed(event: SessionEvent): void {
@@ -70,19 +86,22 @@ export class SessionRunner {
         { signal },
       )
       .then(
-        (response) =>
+        (response) => {
+          this.answered = true;
           this.feed({
             type: 'response',
             requestId: request.id,
             code: response.code,
             payload: response.payload,
             ...(response.contentFormat !== undefined && { contentFormat: response.contentFormat }),
-          }),
+          });
+        },
         (error: unknown) => {
           if (this.abort.signal.aborted) return;
           // An abort from the per-request timer and an exhausted retransmission both mean the
           // client went quiet; anything else is a local fault, still recorded as a timeout step.
           if (error instanceof CoapResetError || error instanceof CoapTransferError) {
+            this.answered = true;
             this.feed({ type: 'failed', requestId: request.id, reason: error instanceof CoapResetError ? 'the client answered with Reset' : error.message });
             return;
           }

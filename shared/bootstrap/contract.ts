@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bootstrapPlanSchema } from './plan.ts';
 import { bootstrapOutcomeKind, endpointName } from './device.ts';
+import { bootstrapNeededReason } from '../lifecycle/lifecycle-record.ts';
 
 /**
  * The versioned seam between a gateway (CoAP transport, sessions) and the backend (payload
@@ -108,3 +109,37 @@ export type BootstrapRecorded = z.infer<typeof bootstrapRecordedSchema>;
 
 export const downlinkSchema = z.discriminatedUnion('type', [bootstrapPlannedSchema, bootstrapRejectedSchema, bootstrapRecordedSchema]);
 export type Downlink = z.infer<typeof downlinkSchema>;
+
+/**
+ * Server Initiated Bootstrap (LwM2M Core §5.2.2.3): the backend (or the attach handler) tells a
+ * gateway, unprompted, to bootstrap the device at `peer`. It answers no uplink, so it is not in
+ * `downlinkSchema` (what `handleUplink` returns); a gateway's downlink topic carries both, see
+ * `gatewayDownlinkSchema`. The gateway reports the session with `bootstrap-ended` as usual.
+ */
+export const bootstrapInitiateSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  type: z.literal('bootstrap-initiate'),
+  sessionId: id,
+  /** The gateway meant to run it, when the sender picked one (a check, not a route). */
+  gatewayId: id.optional(),
+  endpoint: endpointName,
+  peer: peerSchema,
+  transport: z.enum(['udp', 'dtls']),
+  /**
+   * Over DTLS, the PSK identity the session with `peer` must have authenticated with: a session
+   * at that address under another identity is someone else, and gets no plan.
+   */
+  pskIdentity: z.string().max(128).optional(),
+  plan: bootstrapPlanSchema,
+  reason: bootstrapNeededReason,
+});
+export type BootstrapInitiate = z.infer<typeof bootstrapInitiateSchema>;
+
+/** Everything that may arrive on a gateway's downlink topic: answers, and initiations. */
+export const gatewayDownlinkSchema = z.discriminatedUnion('type', [
+  bootstrapPlannedSchema,
+  bootstrapRejectedSchema,
+  bootstrapRecordedSchema,
+  bootstrapInitiateSchema,
+]);
+export type GatewayDownlink = z.infer<typeof gatewayDownlinkSchema>;
