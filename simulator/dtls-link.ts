@@ -70,7 +70,9 @@ export class DtlsLink implements DatagramLink {
       type: isIPv6(server.host) ? 'udp6' : 'udp4',
       address: server.host,
       port: server.port,
-      psk: { [options.identity]: Buffer.from(options.key) },
+      // node-dtls-client takes the key as a string it reads back with Buffer.from(text, 'ascii'),
+      // which for strings is latin1: one character per byte, so any binary key survives.
+      psk: { [options.identity]: Buffer.from(options.key).toString('latin1') },
       timeout: timeoutMs,
       ...(options.ciphers === undefined ? {} : { ciphers: [...options.ciphers] }),
     });

@@ -26,7 +26,7 @@ function exchange(port: number, suite: Suite, key: Buffer, message: string): Pro
     let connected = false;
     let echoed: string | undefined;
     let settled = false;
-    const socket = dtls.createSocket({ type: 'udp4', address: '127.0.0.1', port, psk: { 'dev-1': key }, ciphers: [suite], timeout: 2_000 });
+    const socket = dtls.createSocket({ type: 'udp4', address: '127.0.0.1', port, psk: { 'dev-1': key.toString('latin1') }, ciphers: [suite], timeout: 2_000 });
     const finish = (error: string | undefined): void => {
       if (settled) return;
       settled = true;
