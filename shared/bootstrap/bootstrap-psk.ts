@@ -14,7 +14,11 @@ export interface BootstrapPsk {
  * nothing over DTLS: the identity is then unknown.
  */
 export function bootstrapPskOf(device: DeviceEntry, identity: string): BootstrapPsk | undefined {
-  const credentials = device.bootstrapCredentials;
-  if (credentials?.securityMode !== 'psk' || credentials.identity !== identity || credentials.secretKey === undefined) return undefined;
-  return { endpoint: device.endpoint, key: hexToBytes(credentials.secretKey) };
+  // A credential being replaced still authenticates until its purge: the device holds it until
+  // the Bootstrap-Server Account Timeout, and may need it to reach us meanwhile.
+  for (const credentials of [device.bootstrapCredentials, ...(device.retiringBootstrapCredentials ?? [])]) {
+    if (credentials?.securityMode !== 'psk' || credentials.identity !== identity || credentials.secretKey === undefined) continue;
+    return { endpoint: device.endpoint, key: hexToBytes(credentials.secretKey) };
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { serverAccountOverrideSchema, profileName, treeContentFormat } from './profile.ts';
+import { keyOrigin } from '../lifecycle/key-entropy.ts';
 import { oscoreContextSchema, scp03KeyRecordSchema, securityModeName, serverCredentialsSchema } from './credentials.ts';
 
 /** Endpoint Client Name as clients send it in `ep=`: printable, no spaces, at most 255 bytes. */
@@ -23,6 +24,25 @@ export type DeviceIdentities = z.infer<typeof deviceIdentitiesSchema>;
 /** What the device holds for its Bootstrap-Server account (used by DTLS and to rewrite it). */
 export const bootstrapCredentialsSchema = serverCredentialsSchema.extend({
   securityMode: securityModeName.default('nosec'),
+  /** Where the key came from, as the importer declares it (seed 002: PIN, password, serial... are low entropy). */
+  keyOrigin: keyOrigin.optional(),
+});
+
+/**
+ * A Bootstrap-Server credential on its way out: replaced by a fresh one, it still authenticates
+ * until its purge, because the device holds it until the Bootstrap-Server Account Timeout.
+ */
+export const retiringBootstrapCredentialsSchema = bootstrapCredentialsSchema.extend({
+  retiredAt: z.iso.datetime(),
+  reason: z.enum(['account-timeout', 'replaced', 'sim-changed']),
+});
+export type RetiringBootstrapCredentials = z.infer<typeof retiringBootstrapCredentialsSchema>;
+
+/** What is left of a purged credential: who it was and when it stopped authenticating, never the key. */
+export const revokedBootstrapIdentitySchema = z.strictObject({
+  identity: z.string().min(1).max(128),
+  revokedAt: z.iso.datetime(),
+  reason: z.enum(['account-timeout', 'replaced', 'sim-changed']),
 });
 export type BootstrapCredentials = z.infer<typeof bootstrapCredentialsSchema>;
 
@@ -63,11 +83,21 @@ export const deviceEntrySchema = z.strictObject({
   profile: profileName,
   identities: deviceIdentitiesSchema.default({}),
   bootstrapCredentials: bootstrapCredentialsSchema.optional(),
+  /** Credentials being replaced; they authenticate until their purge (issue 5, entropy policy). */
+  retiringBootstrapCredentials: z.array(retiringBootstrapCredentialsSchema).max(4).optional(),
+  /** The last purged Bootstrap-Server identities, newest last. */
+  revokedBootstrapIdentities: z.array(revokedBootstrapIdentitySchema).max(16).optional(),
   /** Credentials per Short Server ID, for accounts whose `credentialSource` is `device`. */
   serverCredentials: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), serverCredentialsSchema).default({}),
   oscore: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), oscoreContextSchema).default({}),
   /** The UICC holding this device's bootstrap file: the SCP03 keys it shares with the device (LwM2M Core Appendix H). */
-  smartcard: z.strictObject({ scp03: scp03KeyRecordSchema }).optional(),
+  smartcard: z
+    .strictObject({
+      scp03: scp03KeyRecordSchema,
+      /** Set when the card was found replaced: what it provisioned no longer counts (seeds 000, 001). */
+      disabled: z.strictObject({ at: z.iso.datetime(), reason: z.literal('sim-changed'), iccid: z.string().max(22).optional() }).optional(),
+    })
+    .optional(),
   overrides: deviceOverridesSchema.default({}),
   status: deviceStatusSchema.optional(),
 });

@@ -41,6 +41,7 @@ export function redactDevice(device: DeviceEntry): DeviceEntry {
   return {
     ...device,
     ...(device.bootstrapCredentials !== undefined && { bootstrapCredentials: redactCredentials(device.bootstrapCredentials) }),
+    ...(device.retiringBootstrapCredentials !== undefined && { retiringBootstrapCredentials: device.retiringBootstrapCredentials.map(redactCredentials) }),
     serverCredentials: mapValues(device.serverCredentials, redactCredentials),
     oscore: mapValues(device.oscore, redactOscore),
     ...(device.smartcard !== undefined && {

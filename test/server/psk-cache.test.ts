@@ -29,6 +29,17 @@ describe('bootstrapPskOf', () => {
     assert.equal(bootstrapPskOf(entry, 'id-2'), undefined);
   });
 
+  it('still authenticates a retiring credential until its purge', () => {
+    const entry = {
+      ...device('dev-r', 'p'),
+      bootstrapCredentials: { securityMode: 'psk' as const, identity: 'new-id', secretKey: KEY_HEX },
+      retiringBootstrapCredentials: [{ securityMode: 'psk' as const, identity: 'old-id', secretKey: '0f'.repeat(16), retiredAt: '2026-11-23T00:00:00.000Z', reason: 'replaced' as const }],
+    };
+    assert.deepEqual(bootstrapPskOf(entry, 'old-id')?.key, new Uint8Array(16).fill(0x0f));
+    assert.deepEqual(bootstrapPskOf(entry, 'new-id')?.key, Uint8Array.from(Buffer.from(KEY_HEX, 'hex')));
+    assert.equal(bootstrapPskOf({ ...entry, retiringBootstrapCredentials: [] }, 'old-id'), undefined, 'purged: gone');
+  });
+
   it('authenticates nothing for an account that is not PSK or has no key', () => {
     const rpk = { ...device('dev-2', 'p'), bootstrapCredentials: { securityMode: 'rpk' as const, identity: 'id-2', secretKey: KEY_HEX } };
     const keyless = { ...device('dev-3', 'p'), bootstrapCredentials: { securityMode: 'psk' as const, identity: 'id-3' } };
