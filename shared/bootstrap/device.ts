@@ -95,7 +95,7 @@ export const deviceEntrySchema = z.strictObject({
     .strictObject({
       scp03: scp03KeyRecordSchema,
       /** Set when the card was found replaced: what it provisioned no longer counts (seeds 000, 001). */
-      disabled: z.strictObject({ at: z.iso.datetime(), reason: z.literal('sim-changed'), iccid: z.string().max(22).optional() }).optional(),
+      disabled: z.strictObject({ at: z.iso.datetime(), reason: z.literal('sim-changed'), iccid: iccid.optional() }).optional(),
     })
     .optional(),
   overrides: deviceOverridesSchema.default({}),
