@@ -3,7 +3,9 @@ import type { BootstrapStore } from '../bootstrap/store.ts';
 import { decideOnAttach, markForBootstrap, recordBootstrapSuccess, type AttachDecision, type AttachPeer, type SimChange } from './attach-decision.ts';
 import type { AttachEvent } from './attach-event.ts';
 import { emptyLifecycleRecord, type BootstrapNeededReason, type LifecycleRecord } from './lifecycle-record.ts';
+import type { LifecycleEventSink } from './lifecycle-events.ts';
 import { profileFingerprint } from './profile-fingerprint.ts';
+import { applySimChange, simChangedEvent } from './sim-change.ts';
 
 /**
  * The I/O around decideOnAttach (issue 5), shared by every way an attach arrives (the CLI,
@@ -16,7 +18,7 @@ import { profileFingerprint } from './profile-fingerprint.ts';
 export const LIFECYCLE_WRITE_ATTEMPTS = 3;
 
 export type LifecycleStore = Pick<BootstrapStore, 'getLifecycle' | 'putLifecycle'>;
-export type AttachStore = LifecycleStore & Pick<BootstrapStore, 'findDevice' | 'getProfile'>;
+export type AttachStore = LifecycleStore & Pick<BootstrapStore, 'findDevice' | 'getProfile' | 'putDevice'>;
 
 /** Pushes a Server Initiated Bootstrap to `peer` (the gateway's `bootstrap-initiate`). */
 export type InitiateBootstrap = (endpoint: string, peer: AttachPeer, reasons: readonly BootstrapNeededReason[]) => Promise<void>;
@@ -26,6 +28,8 @@ export interface AttachDependencies {
   readonly now: () => Date;
   /** Absent where nothing can reach the device (the CLI without a gateway): the mark waits for its Bootstrap-Request. */
   readonly initiate?: InitiateBootstrap;
+  /** Where SimChanged (and later lifecycle events) go; absent, they are not announced. */
+  readonly events?: LifecycleEventSink;
 }
 
 export type AttachOutcome =
@@ -130,6 +134,7 @@ export async function processAttach(deps: AttachDependencies, event: AttachEvent
     case 'record':
       return { outcome: 'recorded', endpoint };
     case 'initiate': {
+      if (decision.simChanged !== undefined) await onSimChanged(deps, device, decision.simChanged);
       const marked = { endpoint, reasons: decision.reasons, ...(decision.simChanged !== undefined && { simChanged: decision.simChanged }) };
       if (deps.initiate === undefined) return { outcome: 'marked', ...marked };
       try {
@@ -140,6 +145,19 @@ export async function processAttach(deps: AttachDependencies, event: AttachEvent
       return { outcome: 'initiated', ...marked };
     }
   }
+}
+
+/**
+ * Seeds 000 and 001: what the old card provisioned no longer counts. Server side that is the
+ * device's smartcard (its SCP03 keys and the accounts its bootstrap file carried), disabled
+ * here; the device entry takes the new ICCID, and SimChanged tells the LwM2M server side, which
+ * holds those accounts. Runs after the lifecycle write, which reports a change once.
+ */
+async function onSimChanged(deps: AttachDependencies, device: DeviceEntry, change: SimChange): Promise<void> {
+  const at = deps.now();
+  const changed = applySimChange(device, change, at);
+  await deps.store.putDevice(changed.device);
+  await deps.events?.emit(simChangedEvent(device.endpoint, change, changed.disabledSmartcard, at));
 }
 
 export interface MarkResult {

@@ -15,6 +15,7 @@ import {
   type InitiateBootstrap,
 } from '../../shared/lifecycle/attach-processing.ts';
 import type { BootstrapNeededReason, LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
+import type { LifecycleEvent } from '../../shared/lifecycle/lifecycle-events.ts';
 import { profileFingerprint } from '../../shared/lifecycle/profile-fingerprint.ts';
 import { MemoryStore } from '../fixtures/memory-store.ts';
 
@@ -136,6 +137,21 @@ describe('processAttach', () => {
     await settle();
     const result = await processAttach(deps, attach('e1', '2026-11-23T11:00:00Z', { iccid: CARD_B, imsi: '001019999999999' }));
     assert.deepEqual(result, { outcome: 'initiated', endpoint: ENDPOINT, reasons: ['sim-changed'], simChanged: { from: CARD_A, to: CARD_B } });
+  });
+
+  it('a new card disables the old card server side and is announced once (seeds 000, 001)', async () => {
+    const scp03 = { keyVersion: 0x30, enc: KEY, mac: KEY, dek: KEY };
+    await store.putDevice(device({ smartcard: { scp03 } }));
+    await settle();
+    const events: LifecycleEvent[] = [];
+    const announcing: AttachDependencies = { ...deps, events: { emit: async (event) => void events.push(event) } };
+    await processAttach(announcing, attach('e1', '2026-11-23T11:00:00Z', { iccid: CARD_B }));
+    const changed = await store.getDevice(ENDPOINT);
+    assert.equal(changed?.identities.iccid, CARD_B);
+    assert.deepEqual(changed?.smartcard?.disabled, { at: NOW.toISOString(), reason: 'sim-changed', iccid: CARD_A });
+    assert.deepEqual(events, [{ type: 'SimChanged', endpoint: ENDPOINT, time: NOW.toISOString(), from: CARD_A, to: CARD_B, disabledSmartcard: true }]);
+    await processAttach(announcing, attach('e2', '2026-11-23T11:05:00Z', { iccid: CARD_B }));
+    assert.equal(events.length, 1, 'the same new card again is no new change');
   });
 
   it('a push that fails keeps the mark, and the next Bootstrap-Request serves it', async () => {

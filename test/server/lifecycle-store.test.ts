@@ -37,6 +37,7 @@ function readersMeet(store: DynamoDbBootstrapStore, count: number): AttachStore 
     lost: 0,
     findDevice: store.findDevice.bind(store),
     getProfile: store.getProfile.bind(store),
+    putDevice: store.putDevice.bind(store),
     async getLifecycle(endpoint: string) {
       const record = await store.getLifecycle(endpoint);
       if (!met) {
