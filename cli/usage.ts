@@ -47,7 +47,7 @@ Commands:
       The same for one device entry; its profile must exist.
   device mark-bootstrap <endpoint>
       Mark the device for bootstrap (reason operator): served at its next Bootstrap-Request.
-  import <file|-> [--format json|jsonl|csv] [--dry-run] [--report <file>] [--progress]
+  import <file|-> [--format json|jsonl|csv] [--dry-run] [--refuse-low-entropy] [--report <file>] [--progress]
       Validate every row of a device file, then write them all, or nothing when a row is bad.
   status <endpoint>
       Show the device's last bootstrap.

@@ -4,17 +4,22 @@ import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { CsvError, parse as parseCsv } from 'csv-parse';
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
+import { deviceEntrySchema } from '../../shared/bootstrap/device.ts';
 import {
+  classifyBatchKeys,
   csvColumnFor,
   csvRecordToInput,
   DeviceImportValidator,
   IMPORT_FORMATS,
   ImportFileError,
   importFormatForFile,
+  lowEntropyRejection,
   parseCsvHeader,
   parseJsonRow,
   type CsvLayout,
   type ImportFormat,
+  type LowEntropyRow,
+  type PositionedDevice,
   type RejectedRow,
   type RowPosition,
 } from '../../shared/bootstrap/device-import.ts';
@@ -40,6 +45,12 @@ export interface ImportReport extends ImportWriteReport {
   readonly dryRun: boolean;
   readonly rows: number;
   readonly rejectedRows: number;
+  /**
+   * Devices whose bootstrap key classified low entropy, with the reasons (codes and text, never
+   * keys). Imported all the same unless `--refuse-low-entropy`: their account is replaced at
+   * their first bootstrap. Compared within the file only, not with stored devices.
+   */
+  readonly lowEntropy: readonly LowEntropyRow[];
 }
 
 /**
@@ -56,6 +67,7 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
       'dry-run': { type: 'boolean', default: false },
       report: { type: 'string' },
       progress: { type: 'boolean', default: false },
+      'refuse-low-entropy': { type: 'boolean', default: false },
     },
     allowPositionals: true,
     strict: true,
@@ -65,11 +77,13 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
   const progress = new Progress(values.progress || (io.stderrIsTTY ?? process.stderr.isTTY === true), io.stderr);
   const api = remoteAdminApi(values, connect);
 
-  const report = api !== undefined ? await remoteImport(api, { file, format, dryRun: values['dry-run'] }, io, progress) : await withStore(open, values['data-dir'], async (store): Promise<ImportReport> => {
+  const refuseLowEntropy = values['refuse-low-entropy'];
+  const report = api !== undefined ? await remoteImport(api, { file, format, dryRun: values['dry-run'], refuseLowEntropy }, io, progress) : await withStore(open, values['data-dir'], async (store): Promise<ImportReport> => {
     const validator = new DeviceImportValidator({
       profiles: new Map((await allStoredProfiles(store)).map((profile) => [profile.name, profile])),
       check: checkBootstrapConfiguration,
       csv: format === 'csv',
+      refuseLowEntropy,
     });
     try {
       for await (const row of readRows(format, file, io)) {
@@ -82,8 +96,17 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
       throw error;
     }
     await validator.checkStoredPskIdentities(store, IMPORT_STORE_CONCURRENCY);
+    validator.classifyKeys();
     progress.done('validated', validator.rows);
-    const base = { file, format, dryRun: values['dry-run'], rows: validator.rows, rejectedRows: validator.rejectedRows, rolledBack: false };
+    const base = {
+      file,
+      format,
+      dryRun: values['dry-run'],
+      rows: validator.rows,
+      rejectedRows: validator.rejectedRows,
+      rolledBack: false,
+      lowEntropy: validator.lowEntropy,
+    };
     if (validator.rejected.length > 0 || values['dry-run']) return { ...base, written: 0, rejected: validator.rejected };
     try {
       const outcome = await writeImport(store, validator.devices, {
@@ -111,8 +134,13 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
  * file's lines and, for CSV, its field paths back on the columns, so the report reads as a
  * local import's.
  */
-async function remoteImport(api: AdminApiClient, job: { file: string; format: ImportFormat; dryRun: boolean }, io: ImportIO, progress: Progress): Promise<ImportReport> {
-  const { file, format, dryRun } = job;
+async function remoteImport(
+  api: AdminApiClient,
+  job: { file: string; format: ImportFormat; dryRun: boolean; refuseLowEntropy: boolean },
+  io: ImportIO,
+  progress: Progress,
+): Promise<ImportReport> {
+  const { file, format, dryRun, refuseLowEntropy } = job;
   const entries: unknown[] = [];
   const sent: RowPosition[] = [];
   const unreadable: RejectedRow[] = [];
@@ -132,9 +160,30 @@ async function remoteImport(api: AdminApiClient, job: { file: string; format: Im
     throw error;
   }
   progress.done('read', rows);
+  // The keys are classified here, from the rows as read: the server's report does not carry it.
+  const parsed = entries.flatMap((entry, index): PositionedDevice[] => {
+    const device = deviceEntrySchema.safeParse(entry);
+    return device.success ? [{ device: device.data, position: sent[index]! }] : [];
+  });
+  const lowEntropy = classifyBatchKeys(parsed);
+  if (refuseLowEntropy) {
+    const field = format === 'csv' ? 'bootstrap_key' : 'bootstrapCredentials.secretKey';
+    for (const low of lowEntropy) unreadable.push({ row: low.row, ...(low.line !== undefined && { line: low.line }), endpoint: low.endpoint, field, reason: lowEntropyRejection(low.reasons) });
+    unreadable.sort((a, b) => a.row - b.row);
+  }
   const refused = new Set(unreadable.map((rejection) => rejection.row));
   // Key for key as the local report, so --json and --report read the same.
-  const report = (written: number, rejected: readonly RejectedRow[]): ImportReport => ({ file, format, dryRun, rows, rejectedRows: refused.size, rolledBack: false, written, rejected });
+  const report = (written: number, rejected: readonly RejectedRow[]): ImportReport => ({
+    file,
+    format,
+    dryRun,
+    rows,
+    rejectedRows: refused.size,
+    rolledBack: false,
+    lowEntropy: refuseLowEntropy ? [] : lowEntropy,
+    written,
+    rejected,
+  });
   if (entries.length === 0) return report(0, unreadable);
   try {
     const result = await api.importDevices(entries, { dryRun: dryRun || unreadable.length > 0 });
@@ -268,6 +317,7 @@ function printReport(io: ImportIO, report: ImportReport, reportFile: string | un
   }
   if (report.rejected.length === 0) {
     io.stdout(report.dryRun ? `${devices(report.rows)} valid; nothing written (--dry-run)\n` : `imported ${devices(report.written)} from ${report.file}\n`);
+    printLowEntropy(io, report, reportFile);
     return;
   }
   io.stdout(`${report.rejected.length} problems in ${report.rejectedRows || report.rejected.length} rows:\n`);
@@ -277,6 +327,18 @@ function printReport(io: ImportIO, report: ImportReport, reportFile: string | un
   }
   const more = report.rejected.length - PRINTED_REJECTIONS;
   if (more > 0) io.stdout(`  ... and ${more} more${reportFile === undefined ? ' (--report <file> writes them all)' : ` (all in ${reportFile})`}\n`);
+}
+
+/** Low-entropy devices by reason code; their keys are replaced at the next bootstrap. */
+function printLowEntropy(io: ImportIO, report: ImportReport, reportFile: string | undefined): void {
+  if (report.lowEntropy.length === 0) return;
+  io.stdout(`${devices(report.lowEntropy.length)} with a low-entropy bootstrap key, to be replaced at their next bootstrap (--refuse-low-entropy refuses them):\n`);
+  for (const low of report.lowEntropy.slice(0, PRINTED_REJECTIONS)) {
+    const where = low.line === undefined ? `row ${low.row}` : `line ${low.line}`;
+    io.stdout(`  ${where.padEnd(11)} ${low.endpoint.padEnd(24)} ${low.reasons.map((reason) => reason.code).join(', ')}\n`);
+  }
+  const more = report.lowEntropy.length - PRINTED_REJECTIONS;
+  if (more > 0) io.stdout(`  ... and ${more} more${reportFile === undefined ? ' (--report <file> lists them all)' : ` (all in ${reportFile})`}\n`);
 }
 
 function devices(count: number): string {

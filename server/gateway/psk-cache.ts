@@ -95,7 +95,8 @@ export class PskCache implements PskSource {
 export function storePskSource(store: Pick<BootstrapStore, 'findDevice'>): PskSource {
   return {
     async lookup(identity) {
-      const device = await store.findDevice('pskIdentity', identity);
+      // A credential being replaced authenticates until its purge, under its own index.
+      const device = (await store.findDevice('pskIdentity', identity)) ?? (await store.findDevice('retiringPskIdentity', identity));
       return device === undefined ? undefined : bootstrapPskOf(device, identity);
     },
   };

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
-import type { BootstrapStore, BulkWriteResult, IdentityKind, Page } from '../../shared/bootstrap/store.ts';
+import type { BootstrapStore, BulkWriteResult, Page } from '../../shared/bootstrap/store.ts';
 import type { LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
@@ -50,6 +50,7 @@ import {
   LIFECYCLE_ATTRIBUTE,
   PARTITION_KEY,
   SORT_KEY,
+  type StoredIdentityKind,
 } from './table.ts';
 
 export interface DynamoDbBootstrapStoreOptions {
@@ -247,7 +248,7 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
    * (see IDENTITY_INDEX), so the device comes without `status`; `getDevice` has it. Two devices
    * sharing an identity is a configuration error, and reported as one.
    */
-  async findDevice(kind: IdentityKind, value: string): Promise<DeviceEntry | undefined> {
+  async findDevice(kind: StoredIdentityKind, value: string): Promise<DeviceEntry | undefined> {
     const index = IDENTITY_INDEX[kind];
     const output = await this.#client.send(
       new QueryCommand({

@@ -2,10 +2,9 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { z } from 'zod';
 import { deviceEntrySchema, deviceStatusSchema, type DeviceEntry, type DeviceStatus } from '../../shared/bootstrap/device.ts';
 import { profileSchema, type Profile } from '../../shared/bootstrap/profile.ts';
-import type { IdentityKind } from '../../shared/bootstrap/store.ts';
 import { lifecycleRecordSchema, type LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
 import { canonicalJson } from '../../shared/lifecycle/profile-fingerprint.ts';
-import { DEVICE_ATTRIBUTE, ITEM_KIND, LIFECYCLE_ATTRIBUTE, PARTITION_KEY, SORT_KEY } from './table.ts';
+import { DEVICE_ATTRIBUTE, ITEM_KIND, LIFECYCLE_ATTRIBUTE, PARTITION_KEY, SORT_KEY, type StoredIdentityKind } from './table.ts';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -43,7 +42,7 @@ export function unknownEndpointKey(endpoint: string): Item {
 }
 
 /** The value each identity index holds for a device; absent identities are not indexed. */
-export function deviceIdentityValues(device: DeviceEntry): Record<IdentityKind, string | undefined> {
+export function deviceIdentityValues(device: DeviceEntry): Record<StoredIdentityKind, string | undefined> {
   const credentials = device.bootstrapCredentials;
   return {
     imsi: device.identities.imsi,
@@ -51,6 +50,7 @@ export function deviceIdentityValues(device: DeviceEntry): Record<IdentityKind, 
     imei: device.identities.imei,
     // Only a PSK identity is looked up at the DTLS handshake; other modes' `identity` is unused.
     pskIdentity: credentials?.securityMode === 'psk' ? credentials.identity : undefined,
+    retiringPskIdentity: device.retiringBootstrapCredentials?.find((retiring) => retiring.securityMode === 'psk' && retiring.identity !== undefined)?.identity,
   };
 }
 

@@ -1,11 +1,11 @@
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
-import type { BootstrapStore, BulkWriteResult, IdentityKind, Page } from '../../shared/bootstrap/store.ts';
+import type { BootstrapStore, BulkWriteResult, Page } from '../../shared/bootstrap/store.ts';
 import type { LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
 import type { StatusEntry } from './dynamodb-store.ts';
 import { deviceIdentityValues, isNewerOrSame, newerStatus, stringAttribute, type Item } from './item-codec.ts';
 import { OutcomeQueue } from './outcome-queue.ts';
-import { BATCH_WRITE_LIMIT, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY } from './table.ts';
+import { BATCH_WRITE_LIMIT, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, type StoredIdentityKind } from './table.ts';
 
 /** The store of record, able to write outcomes in batches (DynamoDbBootstrapStore). */
 export interface BatchingBootstrapStore extends BootstrapStore {
@@ -49,7 +49,7 @@ export class MirroredStore implements BootstrapStore {
   readonly #profiles = new Map<string, Profile>();
   readonly #devices = new Map<string, DeviceEntry>();
   /** Identity kind → value → endpoints holding it (more than one is a configuration error). */
-  readonly #identities = new Map<IdentityKind, Map<string, Set<string>>>(IDENTITY_KINDS.map((kind) => [kind, new Map()]));
+  readonly #identities = new Map<StoredIdentityKind, Map<string, Set<string>>>(IDENTITY_KINDS.map((kind) => [kind, new Map()]));
   readonly #outcomes: OutcomeQueue;
   /** Per item key, the refresh in progress; a refresh asked meanwhile runs after it. */
   readonly #refreshing = new Map<string, Promise<void>>();
@@ -135,7 +135,7 @@ export class MirroredStore implements BootstrapStore {
   }
 
   /** Like the adapter's index lookup: the device without its status; a shared identity is an error. */
-  async findDevice(kind: IdentityKind, value: string): Promise<DeviceEntry | undefined> {
+  async findDevice(kind: StoredIdentityKind, value: string): Promise<DeviceEntry | undefined> {
     const endpoints = this.#identities.get(kind)?.get(value);
     if (endpoints === undefined || endpoints.size === 0) return undefined;
     if (endpoints.size > 1) throw new Error(`more than one device has this ${kind}: ${[...endpoints].join(', ')}`);

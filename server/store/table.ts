@@ -15,7 +15,8 @@ import type { IdentityKind } from '../../shared/bootstrap/store.ts';
  * Items (every one keyed by `PK` and `SK`):
  * - profile: `PK=PROFILE#<name>`, `SK=PROFILE`, `doc` (the profile as JSON).
  * - device: `PK=DEVICE#<endpoint>`, `SK=DEVICE`, `doc` (the entry without its status, as JSON),
- *   and one attribute per identity the device has (`imsi`, `iccid`, `imei`, `pskIdentity`).
+ *   and one attribute per identity the device has (`imsi`, `iccid`, `imei`, `pskIdentity`,
+ *   `retiringPskIdentity`).
  *   Items an earlier version wrote may also hold `status` and `statusStartedAt`; they are still
  *   read (the newer of the two records wins) but no longer written.
  * - device status: `PK=DEVICE#<endpoint>`, `SK=STATUS`, `status` (the last bootstrap outcome as
@@ -67,6 +68,12 @@ export const BATCH_WRITE_LIMIT = 25;
 /** BatchGetItem takes at most this many keys per request. */
 export const BATCH_GET_LIMIT = 100;
 
+/**
+ * Every identity the table indexes: the store contract's kinds, and the PSK identity of a
+ * Bootstrap-Server credential on its way out (replaced, still authenticating until its purge).
+ */
+export type StoredIdentityKind = IdentityKind | 'retiringPskIdentity';
+
 export interface IdentityIndex {
   readonly indexName: string;
   /** The device item attribute holding the identity; only devices that have it are indexed. */
@@ -84,14 +91,20 @@ export interface IdentityIndex {
  * Query; the price is that a device found this way comes without its status. Status items
  * carry no identity attribute, so outcome writes never touch an index.
  */
-export const IDENTITY_INDEX: Readonly<Record<IdentityKind, IdentityIndex>> = {
+export const IDENTITY_INDEX: Readonly<Record<StoredIdentityKind, IdentityIndex>> = {
   imsi: { indexName: 'ByImsi', attribute: 'imsi' },
   iccid: { indexName: 'ByIccid', attribute: 'iccid' },
   imei: { indexName: 'ByImei', attribute: 'imei' },
   pskIdentity: { indexName: 'ByPskIdentity', attribute: 'pskIdentity' },
+  /**
+   * The first retiring Bootstrap-Server PSK identity: a device whose low-entropy account was
+   * replaced still handshakes with the old identity until the client switches or the purge
+   * runs, and the PSK lookup must find it then. Only devices in that window carry it.
+   */
+  retiringPskIdentity: { indexName: 'ByRetiringPskIdentity', attribute: 'retiringPskIdentity' },
 };
 
-export const IDENTITY_KINDS = Object.keys(IDENTITY_INDEX) as readonly IdentityKind[];
+export const IDENTITY_KINDS = Object.keys(IDENTITY_INDEX) as readonly StoredIdentityKind[];
 
 export const INDEX_PROJECTED_ATTRIBUTES: readonly string[] = [DEVICE_ATTRIBUTE.doc];
 

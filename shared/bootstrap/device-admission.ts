@@ -1,6 +1,7 @@
+import type { LowEntropyReason } from '../lifecycle/key-entropy.ts';
 import { checkBootstrapConfiguration } from './checker.ts';
 import type { ConfigurationIssue } from './configuration-error.ts';
-import { schemaIssues } from './device-import.ts';
+import { classifyBatchKeys, schemaIssues } from './device-import.ts';
 import { deviceEntrySchema, type DeviceEntry } from './device.ts';
 import type { BootstrapStore } from './store.ts';
 
@@ -17,7 +18,14 @@ export type DeviceRefusal =
   | { readonly reason: 'invalid-configuration'; readonly endpoint: string; readonly issues: readonly ConfigurationIssue[] }
   | { readonly reason: 'psk-identity-held'; readonly endpoint: string; readonly holder: string; readonly issues: readonly ConfigurationIssue[] };
 
-export type DeviceAdmission = { readonly admitted: true; readonly device: DeviceEntry } | { readonly admitted: false; readonly refusal: DeviceRefusal };
+/**
+ * An admitted device whose bootstrap PSK classifies low entropy carries the reasons (never the
+ * key): it is stored all the same, and its account is replaced at its next bootstrap. A key
+ * shared with other stored devices is not seen here; that needs the store's fingerprint index.
+ */
+export type DeviceAdmission =
+  | { readonly admitted: true; readonly device: DeviceEntry; readonly lowEntropy?: readonly LowEntropyReason[] }
+  | { readonly admitted: false; readonly refusal: DeviceRefusal };
 
 export interface DeviceAdmissionOptions {
   /**
@@ -55,7 +63,8 @@ export async function admitDevice(store: Pick<BootstrapStore, 'getProfile' | 'fi
       });
     }
   }
-  return { admitted: true, device };
+  const low = classifyBatchKeys([{ device, position: { row: 1 } }])[0];
+  return low === undefined ? { admitted: true, device } : { admitted: true, device, lowEntropy: low.reasons };
 }
 
 function refuse(refusal: DeviceRefusal): DeviceAdmission {

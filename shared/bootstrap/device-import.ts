@@ -1,6 +1,9 @@
 import type { z } from 'zod';
+import { classifyBootstrapKey, type LowEntropyReason } from '../lifecycle/key-entropy.ts';
+import { generatePepper, keyFingerprint } from '../lifecycle/key-fingerprint.ts';
 import type { ConfigurationIssue } from './configuration-error.ts';
 import { deviceEntrySchema, type DeviceEntry } from './device.ts';
+import { hexToBytes } from './key-bytes.ts';
 import type { Profile } from './profile.ts';
 import type { BootstrapStore } from './store.ts';
 
@@ -95,6 +98,7 @@ const FIXED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   bootstrap_key: ['bootstrapCredentials', 'secretKey'],
   bootstrap_public_key: ['bootstrapCredentials', 'publicKey'],
   bootstrap_server_public_key: ['bootstrapCredentials', 'serverPublicKey'],
+  bootstrap_key_origin: ['bootstrapCredentials', 'keyOrigin'],
 };
 
 /** Column names a CSV import understands, for help texts and error messages. */
@@ -196,6 +200,70 @@ export interface DeviceImportOptions {
   readonly check?: ConfigurationChecker;
   /** Set for CSV, so fields are reported by column name. */
   readonly csv?: boolean;
+  /**
+   * Refuse rows whose bootstrap key classifies low entropy. Off by default: such a device is
+   * imported and its account replaced at its first bootstrap (seeds 000 and 002).
+   */
+  readonly refuseLowEntropy?: boolean;
+  /** The pepper the batch's key fingerprints are taken under; a fresh random one by default. */
+  readonly pepper?: Uint8Array;
+}
+
+// --- key entropy ---------------------------------------------------------------------------
+
+/** A row whose bootstrap PSK classifies low entropy, with every reason found (never the key). */
+export interface LowEntropyRow extends RowPosition {
+  readonly endpoint: string;
+  readonly reasons: readonly LowEntropyReason[];
+}
+
+/** A device of the batch and where it came from. */
+export interface PositionedDevice {
+  readonly device: DeviceEntry;
+  readonly position: RowPosition;
+}
+
+/**
+ * Classifies the bootstrap PSK of every device in the batch (classifyBootstrapKey): declared low
+ * at import, too short, derived from the device's identifiers, structured, or the same key on
+ * more than one device of the batch. Keys are compared through their fingerprints under
+ * `pepper`, so no key is kept beyond its entry. Devices without a PSK bootstrap key are not
+ * classified. Only the batch is compared: a key shared with an already stored device needs the
+ * store's fingerprint index.
+ */
+export function classifyBatchKeys(batch: readonly PositionedDevice[], pepper: Uint8Array = generatePepper()): LowEntropyRow[] {
+  const fingerprints = batch.map(({ device }) => {
+    const key = bootstrapPskKey(device);
+    return key === undefined ? undefined : keyFingerprint(key, pepper);
+  });
+  const holders = new Map<string, number>();
+  for (const fingerprint of fingerprints) if (fingerprint !== undefined) holders.set(fingerprint, (holders.get(fingerprint) ?? 0) + 1);
+  const low: LowEntropyRow[] = [];
+  batch.forEach(({ device, position }, index) => {
+    const key = bootstrapPskKey(device);
+    const fingerprint = fingerprints[index];
+    if (key === undefined || fingerprint === undefined) return;
+    const credentials = device.bootstrapCredentials;
+    const { entropy, reasons } = classifyBootstrapKey({
+      key,
+      ...(credentials?.identity !== undefined && { identity: credentials.identity }),
+      device,
+      ...(credentials?.keyOrigin !== undefined && { declaredOrigin: credentials.keyOrigin }),
+      devicesSharingKey: holders.get(fingerprint) ?? 1,
+    });
+    if (entropy === 'low') low.push({ ...position, endpoint: device.endpoint, reasons });
+  });
+  return low;
+}
+
+/** The reason a row refused for its key gives: the codes, then what each means. */
+export function lowEntropyRejection(reasons: readonly LowEntropyReason[]): string {
+  return `low-entropy bootstrap key (${reasons.map((reason) => reason.code).join(', ')}): ${reasons.map((reason) => reason.text).join('; ')}`;
+}
+
+function bootstrapPskKey(device: DeviceEntry): Uint8Array | undefined {
+  const credentials = device.bootstrapCredentials;
+  return credentials?.securityMode === 'psk' && credentials.secretKey !== undefined ? hexToBytes(credentials.secretKey) : undefined;
 }
 
 interface FirstSeen {
@@ -211,11 +279,14 @@ function describePosition(position: RowPosition): string {
  * Judges rows one by one. Valid rows are kept in order for the write; a row is rejected for a
  * schema error, an unknown profile, an endpoint or bootstrap PSK identity used by an earlier row
  * of the same file, or a configuration issue the checker finds; then, once every row is in,
- * for a bootstrap PSK identity another stored device holds (checkStoredPskIdentities).
+ * for a bootstrap PSK identity another stored device holds (checkStoredPskIdentities). Last,
+ * classifyKeys lists the devices whose bootstrap key is low entropy (or refuses them).
  */
 export class DeviceImportValidator {
   readonly devices: DeviceEntry[] = [];
   readonly rejected: RejectedRow[] = [];
+  /** Set by classifyKeys: the devices kept whose bootstrap key is low entropy (refused ones are in `rejected`). */
+  readonly lowEntropy: LowEntropyRow[] = [];
   /** Where each of `devices` came from, index for index. */
   readonly #positions: RowPosition[] = [];
   #rows = 0;
@@ -305,22 +376,53 @@ export class DeviceImportValidator {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, lookups.length)) }, worker));
     if (conflicts.size === 0) return;
 
+    let index = 0;
+    this.#keepDevices((device, position) => {
+      const reason = conflicts.get(index++);
+      if (reason === undefined) return true;
+      this.#reject(position, device.endpoint, [{ field: this.#field(['bootstrapCredentials', 'identity']), reason }]);
+      return false;
+    });
+    // Stable: a row's own rejections keep their order.
+    this.rejected.sort((a, b) => a.row - b.row);
+  }
+
+  /**
+   * After the last row (and after checkStoredPskIdentities): classifies the kept devices'
+   * bootstrap keys (classifyBatchKeys). Low-entropy devices are listed in `lowEntropy`, or,
+   * with `refuseLowEntropy`, rejected on their key field.
+   */
+  classifyKeys(): void {
+    const low = classifyBatchKeys(
+      this.devices.map((device, index) => ({ device, position: this.#positions[index]! })),
+      this.#options.pepper,
+    );
+    if (this.#options.refuseLowEntropy !== true) {
+      this.lowEntropy.push(...low);
+      return;
+    }
+    if (low.length === 0) return;
+    const refused = new Map(low.map((row) => [row.endpoint, row]));
+    this.#keepDevices((device, position) => {
+      const row = refused.get(device.endpoint);
+      if (row === undefined) return true;
+      this.#reject(position, device.endpoint, [{ field: this.#field(['bootstrapCredentials', 'secretKey']), reason: lowEntropyRejection(row.reasons) }]);
+      return false;
+    });
+    this.rejected.sort((a, b) => a.row - b.row);
+  }
+
+  #keepDevices(keep: (device: DeviceEntry, position: RowPosition) => boolean): void {
     let kept = 0;
     this.devices.forEach((device, index) => {
       const position = this.#positions[index]!;
-      const reason = conflicts.get(index);
-      if (reason !== undefined) {
-        this.#reject(position, device.endpoint, [{ field: this.#field(['bootstrapCredentials', 'identity']), reason }]);
-        return;
-      }
+      if (!keep(device, position)) return;
       this.devices[kept] = device;
       this.#positions[kept] = position;
       kept += 1;
     });
     this.devices.length = kept;
     this.#positions.length = kept;
-    // Stable: a row's own rejections keep their order.
-    this.rejected.sort((a, b) => a.row - b.row);
   }
 
   async #storedHolderProblem(store: Pick<BootstrapStore, 'findDevice'>, endpoint: string, identity: string): Promise<string | undefined> {

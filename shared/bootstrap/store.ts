@@ -8,7 +8,7 @@ export interface Page<T> {
   readonly cursor?: string;
 }
 
-export type IdentityKind = keyof DeviceIdentities | 'pskIdentity';
+export type IdentityKind = keyof DeviceIdentities | 'pskIdentity' | 'retiringPskIdentity';
 
 /** What a bulk write did: rows it wrote and rows it refused, each with a reason. */
 export interface BulkWriteResult {

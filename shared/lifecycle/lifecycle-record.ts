@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { iccid } from '../bootstrap/device.ts';
+import { pendingAccountSchema } from './account-replacement.ts';
 import { ipAddress } from './attach-event.ts';
 
 /**
@@ -48,6 +49,11 @@ export const lifecycleRecordSchema = z.strictObject({
     .optional(),
   /** Waiting for a bootstrap: the first reason and since when; cleared by a success only. */
   bootstrapNeeded: z.strictObject({ reason: bootstrapNeededReason, since: ourTime }).optional(),
+  /**
+   * The Bootstrap-Server account replacing a low-entropy one, from the bootstrap that wrote it
+   * until that bootstrap succeeds and promotes it (promotePendingAccount). Holds the fresh key.
+   */
+  pendingAccount: pendingAccountSchema.optional(),
   /** Card changes seen, oldest first, for `SimChanged` and for an operator asking why. */
   simChanges: z
     .array(z.strictObject({ from: iccid.optional(), to: iccid, at: ourTime }))

@@ -17,6 +17,13 @@ import { MemoryStore } from '../fixtures/memory-store.ts';
 const BS_KEY = '0102030405060708090a0b0c0d0e0f10';
 const DM_KEY = 'a1a2a3a4a5a6a7a8a9aaabacadaeafb0';
 const SECRETS = [BS_KEY, DM_KEY];
+/** What import adds when two rows share the fixture's patterned BS_KEY (issue 5, entropy policy). */
+const lowEntropyLines = (first: string, second: string): string =>
+  '2 devices with a low-entropy bootstrap key, to be replaced at their next bootstrap (--refuse-low-entropy refuses them):\n' +
+  `  line 2      ${first.padEnd(25)}repeated-pattern, shared-key\n` +
+  `  line 3      ${second.padEnd(25)}repeated-pattern, shared-key\n`;
+const LOW_ENTROPY_EP1_EP2 = lowEntropyLines('ep-1', 'ep-2');
+const LOW_ENTROPY_EP2_EP3 = lowEntropyLines('ep-2', 'ep-3');
 
 const PROFILE = { name: 'fleet', description: 'PSK fleet', servers: [{ shortServerId: 101, uri: 'coaps://dm.example.com:5684', securityMode: 'psk' }] };
 
@@ -212,9 +219,10 @@ describe('import', () => {
     const dir = tempDir();
     const csv = join(dir, 'a.csv');
     writeFileSync(csv, `\ufeff${CSV_HEADER}\r\n${csvRow('ep-1')}\r\n"ep-2",fleet,001010000000002,psk,ep-2-bs,${BS_KEY},ep-2,${DM_KEY}\r\n`);
-    assert.equal(await operator.run(importCommand, [csv, '--dry-run']), '2 devices valid; nothing written (--dry-run)\n');
+    // The fixture gives both rows one key, patterned: the import names them, without their keys.
+    assert.equal(await operator.run(importCommand, [csv, '--dry-run']), '2 devices valid; nothing written (--dry-run)\n' + LOW_ENTROPY_EP1_EP2);
     assert.equal(operator.store.writes, 0);
-    assert.equal(await operator.run(importCommand, [csv]), `imported 2 devices from ${csv}\n`);
+    assert.equal(await operator.run(importCommand, [csv]), `imported 2 devices from ${csv}\n` + LOW_ENTROPY_EP1_EP2);
     assert.equal(operator.store.devices.get('ep-2')?.identities.imsi, '001010000000002');
 
     const jsonl = join(dir, 'b.jsonl');
@@ -411,7 +419,7 @@ describe('lwm2m-bs operator commands (real CLI, dynalite)', () => {
     assert.equal(cli(['device', 'put', '-'], JSON.stringify(deviceDocument('ep-1'))).status, 0);
     const csv = join(work, 'fleet.csv');
     writeFileSync(csv, [CSV_HEADER, csvRow('ep-2'), csvRow('ep-3')].join('\n'));
-    assert.deepEqual(cli(['import', csv]), { status: 0, stdout: `imported 2 devices from ${csv}\n`, stderr: '' });
+    assert.deepEqual(cli(['import', csv]), { status: 0, stdout: `imported 2 devices from ${csv}\n` + LOW_ENTROPY_EP2_EP3, stderr: '' });
 
     const listed = cli(['device', 'list', '--json']);
     assert.equal(listed.status, 0);

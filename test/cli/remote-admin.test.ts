@@ -282,9 +282,14 @@ describe('the operator commands with --endpoint (admin API, SigV4)', () => {
     assert.deepEqual(await remote(importCommand, [jsonl, '--json']), await expectLocal(importCommand, [jsonl, '--json']));
 
     const goodFile = file('good.csv', [CSV_HEADER, csvRow('ep-2'), csvRow('ep-3'), ''].join('\n'));
-    assert.deepEqual(await remote(importCommand, [goodFile, '--dry-run']), { code: 0, stdout: '2 devices valid; nothing written (--dry-run)\n', stderr: '' });
+    // Both rows carry the fixture's one patterned key: classified locally from the file, never sent back.
+    const lowEntropy =
+      '2 devices with a low-entropy bootstrap key, to be replaced at their next bootstrap (--refuse-low-entropy refuses them):\n' +
+      `  line 2      ${'ep-2'.padEnd(25)}repeated-pattern, shared-key\n` +
+      `  line 3      ${'ep-3'.padEnd(25)}repeated-pattern, shared-key\n`;
+    assert.deepEqual(await remote(importCommand, [goodFile, '--dry-run']), { code: 0, stdout: '2 devices valid; nothing written (--dry-run)\n' + lowEntropy, stderr: '' });
     assert.equal(await store.getDevice('ep-2'), undefined, 'a dry run writes nothing');
-    assert.deepEqual(await remote(importCommand, [goodFile]), { code: 0, stdout: `imported 2 devices from ${goodFile}\n`, stderr: '' });
+    assert.deepEqual(await remote(importCommand, [goodFile]), { code: 0, stdout: `imported 2 devices from ${goodFile}\n` + lowEntropy, stderr: '' });
     assert.equal((await store.getDevice('ep-3'))?.profile, 'fleet');
   });
 
