@@ -1,4 +1,4 @@
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
@@ -6,10 +6,10 @@ import { Construct } from 'constructs';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 
 /**
- * Ready for account-timeout purges (the Bootstrap-Server account a client must drop after
- * /0/x/12): a schedule group to hold one-off schedules per device, the role the Scheduler
- * assumes to invoke the purge function, and the queue for invocations that keep failing.
- * No purge function exists yet, so the role may invoke the functions of this stack only.
+ * Account-timeout purges (the Bootstrap-Server account a client must drop after /0/x/12): a
+ * schedule group to hold one-off schedules per device, the role the Scheduler assumes to
+ * invoke the purge function, and the queue for invocations Scheduler could not make. The role
+ * may invoke nothing until `allowInvoke` names the purge function, and then that one only.
  */
 export class Scheduler extends Construct {
   readonly group: ScheduleGroup;
@@ -32,12 +32,19 @@ export class Scheduler extends Construct {
       }),
     });
     this.failures.queue.grantSendMessages(this.executionRole);
-    // No invoke right yet: the purge function arrives with the credential lifecycle, and a grant
-    // on the stack's other functions would let a schedule forge a gateway's uplink.
+    // No invoke right here: a grant on the stack's other functions would let a schedule forge a
+    // gateway's uplink or an attach.
   }
 
-  /** Lets schedules of this group invoke exactly `target` (the purge function). */
+  /**
+   * Lets schedules of this group invoke exactly `target` (the purge function): its ARN and its
+   * versions and aliases (`<arn>:*`, which is how grantInvoke scopes it), nothing else.
+   */
   allowInvoke(target: IFunction): void {
     target.grantInvoke(this.executionRole);
+    Validations.of(this.executionRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(target.node.defaultChild as CfnElement)}.Arn>:*]`,
+      reason: 'lambda:InvokeFunction on the purge function\'s own versions and aliases (<arn>:*), the qualified forms of the one function schedules may invoke.',
+    });
   }
 }

@@ -1,10 +1,14 @@
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import type { Downlink } from '../../shared/bootstrap/contract.ts';
+import type { GatewayDownlink } from '../../shared/bootstrap/contract.ts';
 import type { IotDataEndpoint } from './iot-data-endpoint.ts';
 import { downlinkTopic } from './topics.ts';
 
+/**
+ * Anything a gateway's downlink topic carries: the answers to its uplinks (`Downlink`) and the
+ * unprompted `bootstrap-initiate` of a Server Initiated Bootstrap.
+ */
 export interface DownlinkPublisher {
-  publish(gatewayId: string, downlink: Downlink): Promise<void>;
+  publish(gatewayId: string, downlink: GatewayDownlink): Promise<void>;
 }
 
 /**
@@ -21,7 +25,7 @@ export class IotDownlinkPublisher implements DownlinkPublisher {
     this.#instrument = instrument;
   }
 
-  async publish(gatewayId: string, downlink: Downlink): Promise<void> {
+  async publish(gatewayId: string, downlink: GatewayDownlink): Promise<void> {
     const client = await this.#dataPlane();
     await client.send(
       new PublishCommand({

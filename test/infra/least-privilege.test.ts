@@ -100,6 +100,70 @@ describe('IAM least privilege', () => {
   });
 });
 
+describe('IAM least privilege: credential lifecycle', () => {
+  const tableArn = (synthesized: typeof plain) => ({ 'Fn::GetAtt': [logicalIdOf(synthesized.stack, synthesized.stack.data.table), 'Arn'] });
+  const keyArn = (synthesized: typeof plain) => ({ 'Fn::GetAtt': [logicalIdOf(synthesized.stack, synthesized.stack.data.key), 'Arn'] });
+  const devicePartitionsOnly = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['DEVICE#*'] } };
+  const kms = (synthesized: typeof plain) => ({ Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], Effect: 'Allow', Resource: keyArn(synthesized) });
+  /** The statements every function role starts with: its own log group, X-Ray. */
+  const common = (synthesized: typeof plain, fn: { node: IConstruct['node'] }) => [
+    { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [synthesized.stack.getLogicalId(fn.node.scope!.node.findChild(`${fn.node.id}Logs`).node.defaultChild as never), 'Arn'] } },
+    { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' },
+  ];
+
+  it('gives the attach function what processAttach and planServerInitiated call, and no push without a gateway', () => {
+    const { stack } = plain;
+    const table = tableArn(plain);
+    assert.deepEqual(statementsOfRole(plain, stack.lifecycle.attach.role!), [
+      ...common(plain, stack.lifecycle.attach),
+      // The event source mapping's consumption rights, on the attach queue only.
+      { Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.lifecycle.attachQueue), 'Arn'] } },
+      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: [table, ...Object.values(IDENTITY_INDEX).map((index) => ({ 'Fn::Join': ['', [table, `/index/${index.indexName}`]] }))] },
+      { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: table },
+      { Action: 'dynamodb:PutItem', Condition: devicePartitionsOnly, Effect: 'Allow', Resource: table },
+      kms(plain),
+    ]);
+  });
+
+  it('lets the attach function publish on the default gateway\'s downlink topic only', () => {
+    const { stack } = withGateway;
+    const statements = statementsOfRole(withGateway, stack.lifecycle.attach.role!);
+    const publish = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('iot:')));
+    assert.deepEqual(publish, [{
+      Action: 'iot:Publish',
+      Effect: 'Allow',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iot:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:topic/lwm2m-bs/gateways/${stack.gatewayService!.gatewayId}/downlink`]] },
+    }]);
+    // Endpoint discovery only when the deployment does not name the endpoint.
+    const discovering = synthesize({ 'lwm2m-bs:defaultGateway': 'gw-1' });
+    const discoveringActions = statementsOfRole(discovering, discovering.stack.lifecycle.attach.role!).flatMap(actionsOf);
+    assert.deepEqual(discoveringActions.filter((action) => action.startsWith('iot:')).sort(), ['iot:DescribeEndpoint', 'iot:Publish']);
+  });
+
+  it('gives the purge function the device entry (Query, UpdateItem), the table key and the bus, nothing more', () => {
+    const { stack } = plain;
+    const table = tableArn(plain);
+    assert.deepEqual(statementsOfRole(plain, stack.lifecycle.purge.role!), [
+      ...common(plain, stack.lifecycle.purge),
+      // Its on-failure destination.
+      { Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.lifecycle.purgeFailures.queue), 'Arn'] } },
+      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: table },
+      { Action: 'dynamodb:UpdateItem', Condition: devicePartitionsOnly, Effect: 'Allow', Resource: table },
+      kms(plain),
+      { Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.events.bus), 'Arn'] } },
+    ]);
+  });
+
+  it('lets the Scheduler execution role send to its dead-letter queue and invoke the purge function, nothing else', () => {
+    const { stack } = plain;
+    const purgeArn = { 'Fn::GetAtt': [logicalIdOf(stack, stack.lifecycle.purge), 'Arn'] };
+    assert.deepEqual(statementsOfRole(plain, stack.scheduler.executionRole), [
+      { Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.scheduler.failures.queue), 'Arn'] } },
+      { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [purgeArn, { 'Fn::Join': ['', [purgeArn, ':*']] }] },
+    ]);
+  });
+});
+
 describe('cdk-nag AwsSolutions', () => {
   for (const [name, synthesized] of [['default', plain], ['with gateway', withGateway]] as const) {
     it(`finds nothing unacknowledged (${name})`, () => {

@@ -8,13 +8,18 @@ import { ADMIN_ROUTES } from '../../infra/constructs/admin-api.ts';
 import { COAPS_PORT, GATEWAY_ENVIRONMENT, HEALTH_PORT } from '../../infra/constructs/gateway-service.ts';
 import { UPLINK_RULE_SQL } from '../../infra/topics.ts';
 import { IDENTITY_INDEX, INDEX_PROJECTED_ATTRIBUTES, PARTITION_KEY, SORT_KEY } from '../../server/store/table.ts';
-import { logicalIdOf, synthesize } from './synth.ts';
+import { ATTACH_TIMEOUT_SECONDS } from '../../infra/constructs/lifecycle.ts';
+import { DEFAULT_GATEWAY_CONTEXT } from '../../infra/stack.ts';
+import { DEFAULT_GATEWAY_ENV } from '../../functions/runtime/lifecycle-settings.ts';
+import { actionsOf, logicalIdOf, policyStatements, synthesize } from './synth.ts';
 
 const { stack, template } = synthesize();
 const tableId = logicalIdOf(stack, stack.data.table);
 const keyId = logicalIdOf(stack, stack.data.key);
 const uplinkId = logicalIdOf(stack, stack.functions.gatewayUplink);
 const adminId = logicalIdOf(stack, stack.functions.adminApi);
+const attachId = logicalIdOf(stack, stack.lifecycle.attach);
+const purgeId = logicalIdOf(stack, stack.lifecycle.purge);
 const queueIds = [stack.functions.uplinkFailures, stack.gatewayChannel.ruleErrors, stack.scheduler.failures].map((dlq) => logicalIdOf(stack, dlq.queue));
 
 describe('data', () => {
@@ -131,9 +136,109 @@ describe('events and scheduler', () => {
     });
   });
 
-  it('lets schedules invoke no function until the purge function exists', () => {
-    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    assert.doesNotMatch(policies, /lambda:InvokeFunction/);
+  it('lets schedules invoke the purge function and nothing else: no other policy grants lambda:InvokeFunction', () => {
+    const purgeArn = { 'Fn::GetAtt': [purgeId, 'Arn'] };
+    const invoking = policyStatements(template).filter(({ statement }) => actionsOf(statement).includes('lambda:InvokeFunction'));
+    const schedulerPolicy = stack.getLogicalId(stack.scheduler.executionRole.node.findChild('DefaultPolicy').node.defaultChild as never);
+    assert.deepEqual(invoking, [
+      { policy: schedulerPolicy, statement: { Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [purgeArn, { 'Fn::Join': ['', [purgeArn, ':*']] }] } },
+    ]);
+    // Resource-based permissions too: no function lets the Scheduler service in by its own policy.
+    for (const permission of Object.values(template.findResources('AWS::Lambda::Permission'))) {
+      assert.notEqual(permission.Properties.Principal, 'scheduler.amazonaws.com');
+    }
+  });
+});
+
+describe('credential lifecycle', () => {
+  const resources = template.toJSON().Resources;
+  const attachQueueId = logicalIdOf(stack, stack.lifecycle.attachQueue);
+  const attachDlqId = logicalIdOf(stack, stack.lifecycle.attachFailures.queue);
+  const purgeDlqId = logicalIdOf(stack, stack.lifecycle.purgeFailures.queue);
+
+  it('routes DeviceAttached events on the stack\'s bus to the attach queue, undeliverable ones to its dead-letter queue', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { 'detail-type': ['DeviceAttached'] } } }));
+    assert.equal(rules.length, 1);
+    const rule = rules[0]!;
+    assert.deepEqual(rule.Properties.EventBusName, { Ref: logicalIdOf(stack, stack.events.bus) });
+    assert.deepEqual(rule.Properties.EventPattern, { 'detail-type': ['DeviceAttached'] });
+    const [target, ...more] = rule.Properties.Targets as Record<string, unknown>[];
+    assert.equal(more.length, 0);
+    assert.deepEqual(target?.Arn, { 'Fn::GetAtt': [attachQueueId, 'Arn'] });
+    assert.deepEqual(target?.DeadLetterConfig, { Arn: { 'Fn::GetAtt': [attachDlqId, 'Arn'] } });
+    // The queue admits the rule, and only the rule, through its policy.
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: attachQueueId }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['sqs:SendMessage']), Principal: { Service: 'events.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalIdOf(stack, stack.lifecycle.attachRule), 'Arn'] } } } })]) },
+    });
+  });
+
+  it('buffers attaches in an encrypted queue: TLS only, 6x the function timeout visible, 3 deliveries then the dead-letter queue', () => {
+    const queue = resources[attachQueueId];
+    assert.equal(queue.Properties.SqsManagedSseEnabled, true);
+    assert.equal(queue.Properties.VisibilityTimeout, 6 * ATTACH_TIMEOUT_SECONDS);
+    assert.deepEqual(queue.Properties.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': [attachDlqId, 'Arn'] }, maxReceiveCount: 3 });
+    assert.equal(resources[attachId].Properties.Timeout, ATTACH_TIMEOUT_SECONDS);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: attachQueueId }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    assert.equal(resources[attachDlqId].Properties.MessageRetentionPeriod, 14 * 86_400);
+  });
+
+  it('feeds the attach function in batches of 10 with partial batch failures, at most 5 at a time', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: attachId },
+      EventSourceArn: { 'Fn::GetAtt': [attachQueueId, 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+  });
+
+  it('configures the attach function with its table and leaves the push off without a gateway', () => {
+    const env = resources[attachId].Properties.Environment.Variables as Record<string, unknown>;
+    assert.deepEqual(env.TABLE_NAME, { Ref: tableId });
+    assert.equal(DEFAULT_GATEWAY_ENV in env, false);
+    const named = synthesize({ [DEFAULT_GATEWAY_CONTEXT]: 'gw-7' });
+    const namedEnv = named.template.toJSON().Resources[logicalIdOf(named.stack, named.stack.lifecycle.attach)].Properties.Environment.Variables;
+    assert.equal(namedEnv[DEFAULT_GATEWAY_ENV], 'gw-7');
+    assert.throws(() => synthesize({ [DEFAULT_GATEWAY_CONTEXT]: 'gw/7' }), /gateway id/);
+  });
+
+  it('runs the purge function with its table and bus; failed asynchronous invocations go to their own queue', () => {
+    const env = resources[purgeId].Properties.Environment.Variables as Record<string, unknown>;
+    assert.deepEqual(env.TABLE_NAME, { Ref: tableId });
+    assert.deepEqual(env.EVENT_BUS_NAME, { Ref: logicalIdOf(stack, stack.events.bus) });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: purgeId },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [purgeDlqId, 'Arn'] } } },
+    });
+    for (const id of [attachId, purgeId]) {
+      assert.equal(resources[id].Properties.Runtime, 'nodejs24.x');
+      assert.deepEqual(resources[id].Properties.TracingConfig, { Mode: 'Active' });
+    }
+  });
+
+  it('alarms on both lifecycle dead-letter queues and on errors of both functions', () => {
+    for (const queueId of [attachDlqId, purgeDlqId]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+        Threshold: 1,
+      });
+    }
+    for (const fnId of [attachId, purgeId]) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }] });
+    }
+  });
+
+  it('outputs the purge function ARN and the Scheduler dead-letter queue the purge scheduler needs', () => {
+    template.hasOutput('PurgeFunctionArn', { Value: { 'Fn::GetAtt': [purgeId, 'Arn'] } });
+    template.hasOutput('PurgeFailuresQueueArn', Match.anyValue());
   });
 });
 
