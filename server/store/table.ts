@@ -183,6 +183,9 @@ function checkIndexes(table: TableDescription, tableName: string): void {
   const present = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
   const missing = Object.values(IDENTITY_INDEX).filter((index) => !present.has(index.indexName));
   if (missing.length > 0) {
-    throw new Error(`table ${tableName} lacks the index(es) ${missing.map((index) => index.indexName).join(', ')}; it was created by another tool or version`);
+    throw new Error(
+      `table ${tableName} lacks the index(es) ${missing.map((index) => index.indexName).join(', ')}; it was created by another tool or an earlier version ` +
+        '(a local data directory from before: export what you need with `device list --show-secrets` and start a new one)',
+    );
   }
 }
