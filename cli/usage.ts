@@ -20,11 +20,12 @@ export class InputError extends Error {
 export const USAGE = `Usage: lwm2m-bs <command> [options]
 
 Commands:
-  serve [--port 5683] [--coaps-port 5684 | --no-coaps] [--data-dir <dir>] [--config <file.json>]
-        [--bind4 <addr>] [--bind6 <addr>] [--no-ipv6] [--demo-server <port>] [--json]
+  serve [--port 5683] [--coaps-port 5684 | --no-coaps] [--attach-port 5690 | --no-attach]
+        [--data-dir <dir>] [--config <file.json>] [--bind4 <addr>] [--bind6 <addr>] [--no-ipv6]
+        [--demo-server <port>] [--json]
       Run the bootstrap server on UDP, CoAP and coaps (DTLS 1.2 PSK), IPv4 and IPv6, until Ctrl-C.
       --config loads profiles and devices at start; --demo-server also runs a registration-only
-      LwM2M server on that port.
+      LwM2M server on that port; carrier attach events are taken on http://127.0.0.1:5690/attach.
   gateway --mqtt-url mqtts://<iot-endpoint>:8883 --gateway-id <id> [--cert <file> --key <file>]
           [--ca <file>] [--port 5683] [--table <name> [--coaps-port 5684] | --no-coaps]
           [--bind4 <addr>] [--bind6 <addr>] [--no-ipv6] [--health-port 8080] [--json]
@@ -54,8 +55,9 @@ Commands:
   attach <events.json|->
       Take carrier attach events (one JSON object, a JSON array or JSON Lines): each is checked,
       its device found by ICCID, IMSI or IMEI, and one line printed per event. A device that
-      needs a bootstrap is marked and served at its next Bootstrap-Request. Exit 1 when an
-      event is invalid or names no known device.
+      needs a bootstrap is marked; with a serve running on the data directory the bootstrap is
+      pushed to the event's address through its gateway, else it is served at the device's next
+      Bootstrap-Request. Exit 1 when an event is invalid or names no known device.
   export factory <endpoint>... --out <dir> [--include-keys] [--force]
   export factory --devices <file> [--profile <name>] [--format json|jsonl|csv] --out <dir> [--include-keys] [--force]
       Write each device's factory bootstrap information (SenML-CBOR, TLV per object, JSON) to an

@@ -11,6 +11,14 @@ import { ensureTable } from './store/table.ts';
 import { removeServerInfo, writeServerInfo } from './store/local-store.ts';
 import { applySeedConfig, type SeedConfig } from './seed-config.ts';
 import { PskCache, storePskSource } from './gateway/psk-cache.ts';
+import type { BootstrapBackendDeps } from '../shared/bootstrap/backend.ts';
+import type { AttachEvent } from '../shared/lifecycle/attach-event.ts';
+import type { AttachResult } from '../shared/lifecycle/attach-processing.ts';
+import type { LocalPurgeScheduler } from './scheduler/local-purge-scheduler.ts';
+import { startAttachIntake, type AttachIntake } from './lifecycle/attach-intake.ts';
+import { localAttach, startLocalPurges } from './lifecycle/local-lifecycle.ts';
+
+const GATEWAY_ID = 'local';
 
 export interface LocalServerOptions {
   /** Profiles, devices and outcomes persist here; absent = in memory (tests). */
@@ -28,6 +36,16 @@ export interface LocalServerOptions {
   readonly requestTimeoutMs?: number;
   readonly rateLimit?: { perSecond: number; burst: number };
   readonly log?: (event: GatewayLogEvent) => void;
+  /** Lifecycle events (`lifecycle AccountPurged {...}`) and purge runs, one line each; never keys. */
+  readonly lifecycleLog?: (line: string) => void;
+  /**
+   * `POST /attach` for carrier attach events on `attachHost` (default 127.0.0.1); 0 picks a free
+   * port. Absent or false: no HTTP intake (attach() still works in process).
+   */
+  readonly attachPort?: number | false;
+  readonly attachHost?: string;
+  /** Waits before a silent device is tried again by a server-initiated bootstrap (the gateway's default: 5 s, 30 s, 2 min). */
+  readonly initiateRetryDelaysMs?: readonly number[];
   /**
    * Run dynalite on a worker thread (the default), so the gateway's thread pays only the client
    * side of each table request; false keeps it on this thread.
@@ -41,6 +59,12 @@ export interface LocalServer {
   readonly store: BootstrapStore;
   /** Where other processes (CLI commands) reach the table: the change proxy in front of dynalite. */
   readonly dynamodbEndpoint: string;
+  /** Pending account-timeout purges; they persist in the table and fire from this process. */
+  readonly purges: LocalPurgeScheduler;
+  /** `http://127.0.0.1:<port>/attach`, when the intake runs. */
+  readonly attachUrl?: string;
+  /** Takes one carrier attach event, pushing the bootstrap through the gateway when one is due. */
+  attach(event: AttachEvent): Promise<AttachResult>;
   /** Resolves once every outcome recorded so far is in the table. */
   flushOutcomes(): Promise<void>;
   close(): Promise<void>;
@@ -63,6 +87,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   let gateway: BootstrapGateway | undefined;
   let mirror: MirroredStore | undefined;
   let proxy: RunningChangeProxy | undefined;
+  let purges: LocalPurgeScheduler | undefined;
+  let intake: AttachIntake | undefined;
   try {
     await ensureTable(client, tableName);
     const table = new DynamoDbBootstrapStore({ client, tableName, onWarning: warn });
@@ -80,9 +106,12 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       },
       log: warn,
     });
+    const now = (): Date => new Date();
+    purges = await startLocalPurges({ client, tableName, store, psk, log: options.lifecycleLog ?? (() => undefined), warn, now });
+    const deps: BootstrapBackendDeps = { store, newSessionId: randomUUID, now, purges };
     gateway = await BootstrapGateway.start({
-      gatewayId: 'local',
-      backend: inProcessBackend({ store, newSessionId: randomUUID, now: () => new Date() }),
+      gatewayId: GATEWAY_ID,
+      backend: inProcessBackend(deps),
       coap: {
         port: options.port ?? 5683,
         ...(options.host4 !== undefined && { host4: options.host4 }),
@@ -102,18 +131,33 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         },
       }),
       ...(options.requestTimeoutMs !== undefined && { requestTimeoutMs: options.requestTimeoutMs }),
+      ...(options.initiateRetryDelaysMs !== undefined && { initiateRetryDelaysMs: options.initiateRetryDelaysMs }),
       ...(options.log !== undefined && { log: options.log }),
     });
-    if (options.dataDir) await writeServerInfo(options.dataDir, { pid: process.pid, dynamodbEndpoint: proxy.endpoint });
+    const attach = localAttach(deps, gateway, GATEWAY_ID);
+    if (options.attachPort !== undefined && options.attachPort !== false) {
+      intake = await startAttachIntake({ port: options.attachPort, ...(options.attachHost !== undefined && { host: options.attachHost }), process: attach });
+    }
+    if (options.dataDir) {
+      await writeServerInfo(options.dataDir, { pid: process.pid, dynamodbEndpoint: proxy.endpoint, ...(intake !== undefined && { attachUrl: intake.url }) });
+    }
     const started = gateway;
     const changes = proxy;
+    const scheduler = purges;
+    const attachIntake = intake;
     return {
       gateway: started,
       store,
       dynamodbEndpoint: changes.endpoint,
+      purges: scheduler,
+      ...(attachIntake !== undefined && { attachUrl: attachIntake.url }),
+      attach,
       flushOutcomes: () => store.flushed(),
       async close() {
+        // No new attaches, then no new sessions; a purge due meanwhile runs at the next start.
+        await attachIntake?.close();
         await started.close();
+        await scheduler.close();
         if (options.dataDir) await removeServerInfo(options.dataDir);
         await changes.close();
         // Session outcomes reported while the gateway closed are in the queue by now.
@@ -123,7 +167,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       },
     };
   } catch (error) {
+    await intake?.close();
     await gateway?.close();
+    await purges?.close();
     await proxy?.close();
     await mirror?.close();
     client.destroy();

@@ -4,34 +4,44 @@ import type { ConfigurationIssue } from '../../shared/bootstrap/configuration-er
 import { parseAttachEvent, type AttachEvent } from '../../shared/lifecycle/attach-event.ts';
 import { markDeviceForBootstrap, processAttach, type AttachResult } from '../../shared/lifecycle/attach-processing.ts';
 import { onePositional, printJson, type AdminIO } from '../admin-io.ts';
-import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
+import { openDataDirStore, resolveDataDir, withStore, type StoreOpener } from '../data-dir.ts';
 import { InputError } from '../usage.ts';
+import { splitAttachEvents, type AttachIntakeResult, type SourcedEvent } from '../../server/lifecycle/attach-intake.ts';
 
 /**
  * `lwm2m-bs attach <events|->`: carrier attach events taken by the data directory's store, as
- * the attach Lambda takes them on AWS. No gateway is reachable from here, so a device that needs
- * a bootstrap is marked and served at its next Bootstrap-Request.
+ * the attach Lambda takes them on AWS. When a `lwm2m-bs serve` runs on the directory and
+ * announces its attach URL, the events go there, so a bootstrap that is due is pushed through
+ * its gateway; otherwise no gateway is reachable from here, and a device that needs a
+ * bootstrap is marked and served at its next Bootstrap-Request.
  */
+
+/** The running server's `POST /attach` URL for a data directory, when there is one. */
+export type IntakeFinder = (dataDirFlag: string | undefined) => Promise<string | undefined>;
+
+export const findRunningIntake: IntakeFinder = async (dataDirFlag) => {
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  const { runningAttachUrl } = await import('../../server/store/local-store.ts');
+  return runningAttachUrl(resolveDataDir(dataDirFlag));
+};
 
 const OPTIONS = {
   'data-dir': { type: 'string', short: 'd' },
   json: { type: 'boolean', default: false },
 } as const;
 
-/** One event of the input: where it was (`[2]`, `line 3`, or '' for a lone object) and what it held. */
-interface SourcedEvent {
-  readonly label: string;
-  readonly value?: unknown;
-  /** Set when the line was not JSON at all. */
-  readonly notJson?: string;
-}
-
 type EventReport =
   | { readonly event: string; readonly outcome: 'invalid'; readonly issues: readonly ConfigurationIssue[] }
   | { readonly event: string; readonly outcome: 'error'; readonly eventId: string; readonly error: string }
   | ({ readonly event: string; readonly eventId: string } & AttachResult);
 
-export async function attachCommand(args: string[], io: AdminIO, open: StoreOpener = openDataDirStore, now: () => Date = () => new Date()): Promise<void> {
+export async function attachCommand(
+  args: string[],
+  io: AdminIO,
+  open: StoreOpener = openDataDirStore,
+  now: () => Date = () => new Date(),
+  findIntake: IntakeFinder = findRunningIntake,
+): Promise<void> {
   const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   const source = onePositional('attach', positionals, 'file of events (or - for stdin)');
   const sourced = splitEvents(await readText(source, io), source);
@@ -49,7 +59,11 @@ export async function attachCommand(args: string[], io: AdminIO, open: StoreOpen
     else reports.push({ event: label, outcome: 'invalid', issues: parsed.issues });
   }
 
-  if (valid.length > 0) {
+  const intake = valid.length > 0 ? await findIntake(values['data-dir']) : undefined;
+  const posted = intake === undefined ? undefined : await postToIntake(intake, valid.map(({ event }) => event));
+  if (posted !== undefined) {
+    for (const [index, { label, event }] of valid.entries()) reports.push(reportOf(label, event, posted[index]));
+  } else if (valid.length > 0) {
     await withStore(open, values['data-dir'], async (store) => {
       // One after another, in input order: events of one device must be decided in turn.
       for (const { label, event } of valid) {
@@ -77,6 +91,56 @@ export async function attachCommand(args: string[], io: AdminIO, open: StoreOpen
   ] as const;
   const summary = problems.filter(([count]) => count > 0).map(([count, what]) => `${count} ${what}`);
   if (summary.length > 0) throw new InputError(`attach: of ${reports.length} ${reports.length === 1 ? 'event' : 'events'}, ${summary.join(', ')}`);
+}
+
+/**
+ * Hands the events to the running server in one request; they are taken there in this order.
+ * Undefined when the server is not there after all (it stopped since it announced itself):
+ * the caller then takes the events itself. Any other failure is the operator's to see.
+ */
+async function postToIntake(url: string, events: readonly AttachEvent[]): Promise<readonly AttachIntakeResult[] | undefined> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+  } catch {
+    return undefined;
+  }
+  const text = await response.text();
+  if (response.status !== 200) throw new InputError(`attach: the running server answered ${response.status}: ${errorOf(text)}`);
+  let results: unknown;
+  try {
+    results = (JSON.parse(text) as { results?: unknown }).results;
+  } catch {
+    throw new InputError('attach: the running server answered with something other than JSON');
+  }
+  if (!Array.isArray(results) || results.length !== events.length) throw new InputError('attach: the running server did not answer with one result per event');
+  return results as AttachIntakeResult[];
+}
+
+function errorOf(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    return typeof body.error === 'string' ? body.error : text.slice(0, 200);
+  } catch {
+    return text.slice(0, 200);
+  }
+}
+
+function reportOf(label: string, event: AttachEvent, result: AttachIntakeResult | undefined): EventReport {
+  if (result === undefined) return { event: label, outcome: 'error', eventId: event.eventId, error: 'no result from the running server' };
+  if (result.outcome === 'invalid') return { event: label, outcome: 'invalid', issues: result.issues };
+  if (result.outcome === 'error') return { event: label, outcome: 'error', eventId: result.eventId, error: result.error };
+  // The same report as for an event taken in this process; the label says where it was.
+  const { eventId, outcome, endpoint, reasons, simChanged, initiateError } = result;
+  return {
+    event: label,
+    eventId,
+    outcome,
+    ...(endpoint !== undefined && { endpoint }),
+    ...(reasons !== undefined && { reasons }),
+    ...(simChanged !== undefined && { simChanged }),
+    ...(initiateError !== undefined && { initiateError }),
+  };
 }
 
 /** `lwm2m-bs device mark-bootstrap <endpoint>`: the device is bootstrapped at its next chance. */
@@ -111,49 +175,19 @@ function describe(report: EventReport): string {
     default: {
       const reasons = report.reasons === undefined ? '' : ` (${report.reasons.join(', ')})`;
       const card = report.simChanged === undefined ? '' : `; SIM changed from ${report.simChanged.from} to ${report.simChanged.to}`;
-      const after = report.outcome === 'marked' ? '; served at the next Bootstrap-Request' : '';
+      const after = report.outcome === 'marked'
+        ? `${report.initiateError === undefined ? '' : `; not pushed (${report.initiateError})`}; served at the next Bootstrap-Request`
+        : report.outcome === 'initiated' ? '; bootstrap pushed through the gateway' : '';
       return `${where}${report.eventId}: ${report.endpoint ?? '-'} ${report.outcome}${reasons}${card}${after}`;
     }
   }
 }
 
-/**
- * One JSON object, a JSON array of them, or JSON Lines (one object a line, blank lines
- * skipped). Parse errors give the position only: an event is not secret, but the same reader
- * habits apply to every document.
- */
+/** The events of a file or stdin (one object, an array, or JSON Lines); InputError when it is neither. */
 export function splitEvents(text: string, source: string): SourcedEvent[] {
-  try {
-    const document: unknown = JSON.parse(text);
-    return Array.isArray(document) ? document.map((value: unknown, index) => ({ label: `[${index}]`, value })) : [{ label: '', value: document }];
-  } catch (error) {
-    const lines = text.split(/\r?\n/).map((line, index) => ({ line, number: index + 1 })).filter(({ line }) => line.trim() !== '');
-    // A JSON Lines file starts with a whole event; anything else is one broken document.
-    if (lines.length <= 1 || text.trimStart().startsWith('[') || !isJson(lines[0]!.line)) {
-      throw new InputError(`${source === '-' ? 'stdin' : source} is not valid JSON${positionOf(error)}`);
-    }
-    return lines.map(({ line, number }) => {
-      try {
-        return { label: `line ${number}`, value: JSON.parse(line) as unknown };
-      } catch (lineError) {
-        return { label: `line ${number}`, notJson: `not valid JSON${positionOf(lineError)}` };
-      }
-    });
-  }
-}
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function positionOf(error: unknown): string {
-  const position = /position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
-  return position === undefined ? '' : ` (at character ${Number(position) + 1})`;
+  const split = splitAttachEvents(text);
+  if (!split.ok) throw new InputError(`${source === '-' ? 'stdin' : source} is ${split.error}`);
+  return split.events;
 }
 
 async function readText(source: string, io: AdminIO): Promise<string> {

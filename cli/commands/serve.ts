@@ -10,6 +10,7 @@ import { DataDirInUseError } from '../../server/store/data-dir-lock.ts';
 import { SeedConfigError } from '../../server/seed-config.ts';
 import type { CommandIO } from './codec.ts';
 import { describeGatewayEvent, parsePort } from '../gateway-log.ts';
+import { DEFAULT_ATTACH_PORT } from '../../server/lifecycle/attach-intake.ts';
 
 /**
  * `lwm2m-bs serve`: the bootstrap server on UDP with its store under the data directory.
@@ -22,6 +23,8 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
       port: { type: 'string', short: 'p', default: '5683' },
       'coaps-port': { type: 'string', default: '5684' },
       'no-coaps': { type: 'boolean', default: false },
+      'attach-port': { type: 'string', default: String(DEFAULT_ATTACH_PORT) },
+      'no-attach': { type: 'boolean', default: false },
       'data-dir': { type: 'string', short: 'd' },
       config: { type: 'string', short: 'c' },
       bind4: { type: 'string' },
@@ -34,6 +37,7 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
   });
   const port = parsePort(values.port, '--port');
   const coapsPort = values['no-coaps'] ? false : parsePort(values['coaps-port'], '--coaps-port');
+  const attachPort = values['no-attach'] ? false : parsePort(values['attach-port'], '--attach-port');
   const demoPort = values['demo-server'] === undefined ? undefined : parsePort(values['demo-server'], '--demo-server');
   const dataDir = resolveDataDir(values['data-dir']);
   let seed: SeedConfig | undefined;
@@ -41,17 +45,20 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
 
   const print = (line: string): void => io.stdout(`${line}\n`);
   const log = (event: GatewayLogEvent): void => print(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : describeGatewayEvent(event));
+  const lifecycleLog = (line: string): void => print(values.json ? JSON.stringify({ time: new Date().toISOString(), event: 'lifecycle', message: line }) : line);
 
   const demo = demoPort === undefined ? undefined : await listening('demo server', demoPort, () => TestLwm2mServer.start({ port: demoPort, host: '0.0.0.0' }));
   const server = await listening('bootstrap server', port, () => startLocalServer({
     dataDir,
     port,
     coapsPort,
+    attachPort,
     ...(values.bind4 !== undefined && { host4: values.bind4 }),
     ...(values['no-ipv6'] ? { host6: false } : values.bind6 !== undefined ? { host6: values.bind6 } : {}),
     ...(seed !== undefined && { seed }),
     log,
-  })).catch(async (error: unknown) => {
+    lifecycleLog,
+  }), attachPort === false ? undefined : attachPort).catch(async (error: unknown) => {
     await demo?.close();
     throw error;
   });
@@ -61,6 +68,7 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<void>
   const s4 = server.gateway.coaps?.address('IPv4');
   const s6 = server.gateway.coaps?.address('IPv6');
   if (s4 || s6) print(`lwm2m-bs: coaps (DTLS 1.2, PSK) on ${[s4 && `udp ${s4.address}:${s4.port}`, s6 && `udp [${s6.address}]:${s6.port}`].filter(Boolean).join(' and ')}`);
+  if (server.attachUrl !== undefined) print(`lwm2m-bs: carrier attach events to POST ${server.attachUrl}`);
   print(`lwm2m-bs: data directory ${dataDir}${seed ? `, loaded ${seed.profiles.length} profiles and ${seed.devices.length} devices from ${values.config}` : ''}`);
   if (demo) print(`lwm2m-bs: demo LwM2M server (registrations only) on udp 0.0.0.0:${demo.port}`);
   const stopping = new Promise<void>((resolve) => {
@@ -106,7 +114,7 @@ async function readSeed(file: string): Promise<SeedConfig> {
 }
 
 /** Turns the failures an operator can fix (port taken, data directory in use) into one line. */
-async function listening<T>(what: string, port: number, start: () => Promise<T>): Promise<T> {
+async function listening<T>(what: string, port: number, start: () => Promise<T>, tcpPort?: number): Promise<T> {
   try {
     return await start();
   } catch (error) {
@@ -114,8 +122,10 @@ async function listening<T>(what: string, port: number, start: () => Promise<T>)
     const { code, port: failed } = error as NodeJS.ErrnoException & { port?: number };
     // The error names the port it failed on: the coaps port when plain CoAP's was free.
     const taken = typeof failed === 'number' && failed !== 0 ? failed : port;
-    if (code === 'EADDRINUSE') throw new InputError(`${what}: UDP port ${taken} is already in use`);
-    if (code === 'EACCES') throw new InputError(`${what}: not allowed to bind UDP port ${taken}`);
+    // The attach intake is the one TCP listener: its error comes from node:http's listen.
+    const protocol = tcpPort !== undefined && (error as { syscall?: string }).syscall === 'listen' ? `TCP port ${tcpPort}` : `UDP port ${taken}`;
+    if (code === 'EADDRINUSE') throw new InputError(`${what}: ${protocol} is already in use${protocol.startsWith('TCP') ? ' (--attach-port, or --no-attach)' : ''}`);
+    if (code === 'EACCES') throw new InputError(`${what}: not allowed to bind ${protocol}`);
     throw error;
   }
 }

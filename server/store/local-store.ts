@@ -13,11 +13,14 @@ const SERVER_INFO_FILE = 'server.json';
 export interface ServerInfo {
   readonly pid: number;
   readonly dynamodbEndpoint: string;
+  /** Where `POST /attach` takes carrier attach events; absent when serve runs with --no-attach. */
+  readonly attachUrl?: string;
 }
 
 const serverInfoSchema = z.object({
   pid: z.number().int().positive(),
   dynamodbEndpoint: z.url({ protocol: /^https?$/ }),
+  attachUrl: z.url({ protocol: /^http$/ }).optional(),
 });
 
 export interface LocalStore {
@@ -72,14 +75,26 @@ export async function removeServerInfo(dataDir: string): Promise<void> {
   await rm(join(dataDir, SERVER_INFO_FILE), { force: true });
 }
 
+/**
+ * The attach URL a running server announces in the data directory, so `lwm2m-bs attach` hands
+ * events to it and the bootstrap is pushed through its gateway.
+ */
+export async function runningAttachUrl(dataDir: string): Promise<string | undefined> {
+  return (await runningServerInfo(dataDir))?.attachUrl;
+}
+
 async function runningServerEndpoint(dataDir: string): Promise<string | undefined> {
+  return (await runningServerInfo(dataDir))?.dynamodbEndpoint;
+}
+
+async function runningServerInfo(dataDir: string): Promise<ServerInfo | undefined> {
   let text: string;
   try {
     text = await readFile(join(dataDir, SERVER_INFO_FILE), 'utf8');
   } catch {
     return undefined;
   }
-  let info: ServerInfo;
+  let info: z.infer<typeof serverInfoSchema>;
   try {
     info = serverInfoSchema.parse(JSON.parse(text));
   } catch {
@@ -87,7 +102,8 @@ async function runningServerEndpoint(dataDir: string): Promise<string | undefine
   }
   if (!isAlive(info.pid)) return undefined;
   // The pid may have been reused by an unrelated process: the endpoint must answer too.
-  return (await answers(info.dynamodbEndpoint)) ? info.dynamodbEndpoint : undefined;
+  if (!(await answers(info.dynamodbEndpoint))) return undefined;
+  return { pid: info.pid, dynamodbEndpoint: info.dynamodbEndpoint, ...(info.attachUrl !== undefined && { attachUrl: info.attachUrl }) };
 }
 
 async function answers(endpoint: string): Promise<boolean> {

@@ -12,7 +12,12 @@ import {
   type RejectionReason,
 } from './contract.ts';
 import type { DeviceEntry, DeviceStatus } from './device.ts';
+import type { BootstrapPlan, PlanWrite } from './plan.ts';
+import type { Profile } from './profile.ts';
 import type { BootstrapStore } from './store.ts';
+import { onBootstrapSucceeded } from '../lifecycle/attach-processing.ts';
+import { purgeDueAt, type PurgeScheduler } from '../lifecycle/purge.ts';
+import { SecurityResource } from '../lwm2m/objects/security.ts';
 
 /**
  * The backend half of the gateway contract: stateless, so the same code runs in the local
@@ -23,6 +28,11 @@ export interface BootstrapBackendDeps {
   readonly store: BootstrapStore;
   readonly newSessionId: () => string;
   readonly now: () => Date;
+  /**
+   * Where account-timeout purges are scheduled (issue 5): EventBridge Scheduler on AWS, the
+   * table locally. Absent, a success schedules and cancels nothing.
+   */
+  readonly purges?: PurgeScheduler;
 }
 
 /** Thrown for an uplink that does not match the contract; the message names the field. */
@@ -86,6 +96,7 @@ async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackend
         clientVersion: '1.2',
         contentFormat: format,
       });
+      await afterSuccess(deps, sessionId, deps.now().toISOString(), { device, profile, plan });
       return { v: CONTRACT_VERSION, type: 'bootstrap-planned', requestId: request.requestId, sessionId, endpoint: request.endpoint, plan, outcomeRecorded: true };
     }
     return { v: CONTRACT_VERSION, type: 'bootstrap-planned', requestId: request.requestId, sessionId, endpoint: request.endpoint, plan };
@@ -141,5 +152,90 @@ async function recordBootstrap(ended: BootstrapEnded, deps: BootstrapBackendDeps
     ...(ended.reads !== undefined && { reads: ended.reads }),
   };
   const stored = await deps.store.recordStatus(ended.endpoint, status);
+  // An outcome older than the one the device holds changes nothing else either: the newer
+  // bootstrap already cleared the mark and set (or cancelled) the purge.
+  if (stored && ended.outcome === 'success') await afterSuccessOf(ended, deps);
   return { v: CONTRACT_VERSION, type: 'bootstrap-recorded', sessionId: ended.sessionId, endpoint: ended.endpoint, stored };
+}
+
+/**
+ * The plan at `bootstrap-ended` is compiled again from the current profile and device rather
+ * than carried from `bootstrap-requested`: the backend stays stateless (two Lambda calls share
+ * nothing), the contract keeps its shape, and compiling is a pure function of the two items
+ * the lifecycle step reads anyway. The cost is that a profile edited during the session is taken
+ * as delivered, the same choice onBootstrapSucceeded makes for the fingerprint. An entry or
+ * profile gone since, or no longer compiling, leaves the lifecycle and purges as they are.
+ */
+async function afterSuccessOf(ended: BootstrapEnded, deps: BootstrapBackendDeps): Promise<void> {
+  const { device, profile } = await deps.store.getDeviceWithProfile(ended.endpoint);
+  if (device === undefined || profile === undefined) return;
+  let plan: BootstrapPlan;
+  try {
+    plan = compileBootstrapPlan(profile, device);
+  } catch (error) {
+    if (error instanceof ConfigurationError) return;
+    throw error;
+  }
+  await afterSuccess(deps, ended.sessionId, ended.endedAt, { device, profile, plan });
+}
+
+interface Delivered {
+  readonly device: DeviceEntry;
+  readonly profile: Profile;
+  readonly plan: BootstrapPlan;
+}
+
+/**
+ * A bootstrap succeeded: its lifecycle mark is cleared, and the account timeout it wrote
+ * becomes a pending purge. Both are idempotent, so a redelivered `bootstrap-ended` is harmless.
+ */
+async function afterSuccess(deps: BootstrapBackendDeps, sessionId: string, endedAt: string, delivered: Delivered): Promise<void> {
+  const { store } = deps;
+  const { device, profile, plan } = delivered;
+  // The device and profile were just read: onBootstrapSucceeded gets them without a second read.
+  await onBootstrapSucceeded(
+    { getLifecycle: (endpoint) => store.getLifecycle(endpoint), putLifecycle: (...args) => store.putLifecycle(...args), getDeviceWithProfile: () => Promise.resolve({ device, profile }) },
+    device.endpoint,
+    endedAt,
+  );
+  await scheduleAccountPurge(deps, sessionId, endedAt, device, plan.bootstrapServerWrite);
+}
+
+/**
+ * The client deletes its Bootstrap-Server account once the Account Timeout (/0/x/12) written
+ * with it runs out (Core E.1), so the server stops taking its credential then too. A plan that
+ * rewrites the account without a timeout (or with 0, "never") cancels the purge an earlier
+ * bootstrap scheduled; one with a timeout replaces it, as the client restarts its timer on the
+ * new write. A plan that leaves the account alone leaves its purge alone.
+ *
+ * The instance is the plan's: the session may move the write to the instance Discover reports,
+ * but the schedule name only needs to be the same for every bootstrap of the account, and the
+ * server-side revocation goes by PSK identity.
+ */
+async function scheduleAccountPurge(deps: BootstrapBackendDeps, sessionId: string, endedAt: string, device: DeviceEntry, account: PlanWrite | undefined): Promise<void> {
+  if (deps.purges === undefined || account === undefined) return;
+  const securityInstanceId = Number(account.path.split('/')[2]);
+  const timeout = accountTimeoutOf(account);
+  if (timeout === undefined || timeout <= 0) {
+    await deps.purges.cancel(device.endpoint, securityInstanceId);
+    return;
+  }
+  const credentials = device.bootstrapCredentials;
+  await deps.purges.schedule({
+    endpoint: device.endpoint,
+    securityInstanceId,
+    ...(credentials?.securityMode === 'psk' && credentials.identity !== undefined && { pskIdentity: credentials.identity }),
+    reason: 'account-timeout',
+    dueAt: purgeDueAt(endedAt, timeout),
+    scheduledAt: deps.now().toISOString(),
+    bootstrapSessionId: sessionId,
+  });
+}
+
+/** /0/x/12 as the JSON view of the write holds it: bare, or tagged `{ integer }`. */
+function accountTimeoutOf(write: PlanWrite): number | undefined {
+  const value = write.values[`${write.path}/${SecurityResource.BOOTSTRAP_SERVER_ACCOUNT_TIMEOUT}`];
+  if (typeof value === 'number') return value;
+  const tagged = typeof value === 'object' ? (value.integer ?? value.unsigned) : undefined;
+  return tagged === undefined ? undefined : Number(tagged);
 }

@@ -3,7 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { splitEvents } from '../../cli/commands/attach.ts';
+import { attachCommand, splitEvents, type IntakeFinder } from '../../cli/commands/attach.ts';
+import type { StoreOpener } from '../../cli/data-dir.ts';
+import { startAttachIntake } from '../../server/lifecycle/attach-intake.ts';
+import { MemoryStore } from '../fixtures/memory-store.ts';
+import { device as deviceEntry, nosecProfile } from '../e2e/fixtures.ts';
 import { main } from '../../cli/main.ts';
 import { InputError } from '../../cli/usage.ts';
 import { openLocalStore } from '../../server/store/local-store.ts';
@@ -149,5 +153,58 @@ describe('lwm2m-bs attach and device mark-bootstrap (in process, temporary data 
   it('an empty file holds no events', async () => {
     const result = await cli(['attach', '-'], '[]');
     assert.deepEqual(result, { status: 1, stdout: '', stderr: 'lwm2m-bs: stdin holds no events\n' });
+  });
+});
+
+describe('lwm2m-bs attach with a running server announced (intake stubbed)', () => {
+  const opened = (): { open: StoreOpener; store: MemoryStore } => {
+    const store = new MemoryStore();
+    return { store, open: async () => ({ store, close: async () => undefined }) };
+  };
+  const run = async (open: StoreOpener, findIntake: IntakeFinder, stdin: string) => {
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: (text: string) => (stdout += text), stderr: (text: string) => (stderr += text), readStdin: async () => stdin };
+    let error: unknown;
+    try {
+      await attachCommand(['-'], io, open, () => new Date('2026-11-23T12:00:00Z'), findIntake);
+    } catch (caught) {
+      error = caught;
+    }
+    return { stdout, stderr, error };
+  };
+
+  it('posts the valid events in order and prints the intake\'s results under their own labels', async () => {
+    const { open, store } = opened();
+    const seen: string[] = [];
+    const intake = await startAttachIntake({
+      port: 0,
+      process: async (taken) => {
+        seen.push(taken.eventId);
+        return { outcome: 'initiated', endpoint: 'ep-x', reasons: ['never-bootstrapped'] };
+      },
+    });
+    try {
+      const stdin = JSON.stringify([event('p-1', { iccid: CARD_1 }), { eventId: 'broken' }, event('p-2', { iccid: CARD_2 })]);
+      const result = await run(open, async () => intake.url, stdin);
+      assert.deepEqual(seen, ['p-1', 'p-2'], 'the invalid event is reported here and never sent');
+      assert.equal(result.stdout, '[0] p-1: ep-x initiated (never-bootstrapped); bootstrap pushed through the gateway\n[2] p-2: ep-x initiated (never-bootstrapped); bootstrap pushed through the gateway\n');
+      assert.match(result.stderr, /^lwm2m-bs: \[1\] invalid/);
+      assert.ok(result.error instanceof InputError);
+      assert.equal(store.lifecycleWrites, 0, 'the store of this process was not written');
+    } finally {
+      await intake.close();
+    }
+  });
+
+  it('takes the events itself when the announced intake does not answer', async () => {
+    const { open, store } = opened();
+    await store.putProfile(nosecProfile('fleet', 5685));
+    await store.putDevice({ ...deviceEntry('ep-9', 'fleet'), identities: { iccid: CARD_1 } });
+    const closed = await startAttachIntake({ port: 0, process: async () => ({ outcome: 'recorded' }) });
+    await closed.close();
+    const result = await run(open, async () => closed.url, JSON.stringify(event('q-1', { iccid: CARD_1 })));
+    assert.equal(result.error, undefined, String(result.error));
+    assert.equal(result.stdout, 'q-1: ep-9 marked (never-bootstrapped); served at the next Bootstrap-Request\n');
   });
 });

@@ -74,12 +74,12 @@ describe('lwm2m-bs serve and simulate as processes', () => {
 
   it('runs the quick start: a client bootstraps, registers at the demo server, and its status survives a restart', async () => {
     // The demo port must be known before the config names it: take one from a first run.
-    const probe = await serve(['--port', '0', '--coaps-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'probe'), '--demo-server', '0']);
+    const probe = await serve(['--port', '0', '--coaps-port', '0', '--attach-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'probe'), '--demo-server', '0']);
     const demoPort = probe.demoPort!;
     await probe.stop();
     await writeFile(configFile, (await readFile(configFile, 'utf8')).replace('DEMO_PORT', String(demoPort)));
 
-    const first = await serve(['--port', '0', '--coaps-port', '0', '--no-ipv6', '--data-dir', dataDir, '--config', configFile, '--demo-server', String(demoPort)]);
+    const first = await serve(['--port', '0', '--coaps-port', '0', '--attach-port', '0', '--no-ipv6', '--data-dir', dataDir, '--config', configFile, '--demo-server', String(demoPort)]);
     const client = new SimulatedClient({ endpoint: 'quickstart-client', version: '1.1', bootstrapServer: { host: '127.0.0.1', port: first.port }, useBootstrapPack: false });
     const result = await client.run();
     await client.close();
@@ -110,7 +110,7 @@ describe('lwm2m-bs serve and simulate as processes', () => {
   });
 
   it('simulate targets a running serve and every client bootstraps and registers', async () => {
-    const running = await serve(['--port', '0', '--coaps-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'sim')]);
+    const running = await serve(['--port', '0', '--coaps-port', '0', '--attach-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'sim')]);
     try {
       const run = await cli('simulate', '--server', `127.0.0.1:${running.port}`, '--data-dir', join(dataDir, 'sim'), '--clients', '6', '--concurrency', '3');
       assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
@@ -133,13 +133,13 @@ describe('lwm2m-bs serve and simulate as processes', () => {
   });
 
   it('serve says so in one line when its port is taken', async () => {
-    const running = await serve(['--port', '0', '--coaps-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'taken-a')]);
+    const running = await serve(['--port', '0', '--coaps-port', '0', '--attach-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'taken-a')]);
     try {
-      const run = await cli('serve', '--port', String(running.port), '--coaps-port', '0', '--no-ipv6', '--bind4', '127.0.0.1', '--data-dir', join(dataDir, 'taken-b'));
+      const run = await cli('serve', '--port', String(running.port), '--coaps-port', '0', '--attach-port', '0', '--no-ipv6', '--bind4', '127.0.0.1', '--data-dir', join(dataDir, 'taken-b'));
       assert.equal(run.code, 1);
       assert.match(run.stderr, /UDP port \d+ is already in use/);
       // The coaps port taken while plain CoAP's is free: the message names the coaps port.
-      const coaps = await cli('serve', '--port', '0', '--coaps-port', String(running.port), '--no-ipv6', '--bind4', '127.0.0.1', '--data-dir', join(dataDir, 'taken-c'));
+      const coaps = await cli('serve', '--port', '0', '--attach-port', '0', '--coaps-port', String(running.port), '--no-ipv6', '--bind4', '127.0.0.1', '--data-dir', join(dataDir, 'taken-c'));
       assert.equal(coaps.code, 1);
       assert.match(coaps.stderr, new RegExp(`UDP port ${running.port} is already in use`));
     } finally {
@@ -148,13 +148,13 @@ describe('lwm2m-bs serve and simulate as processes', () => {
   });
 
   it('serve also listens for coaps (DTLS) and says where', async () => {
-    const running = await serve(['--port', '0', '--coaps-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'coaps')]);
+    const running = await serve(['--port', '0', '--coaps-port', '0', '--attach-port', '0', '--no-ipv6', '--data-dir', join(dataDir, 'coaps')]);
     try {
       assert.match(running.output(), /coaps \(DTLS 1\.2, PSK\) on udp 0\.0\.0\.0:\d+/);
     } finally {
       await running.stop();
     }
-    const plain = await serve(['--port', '0', '--no-coaps', '--no-ipv6', '--data-dir', join(dataDir, 'no-coaps')]);
+    const plain = await serve(['--port', '0', '--no-coaps', '--no-attach', '--no-ipv6', '--data-dir', join(dataDir, 'no-coaps')]);
     try {
       assert.doesNotMatch(plain.output(), /coaps \(DTLS/);
     } finally {
@@ -165,7 +165,7 @@ describe('lwm2m-bs serve and simulate as processes', () => {
   it('serve refuses an invalid config file naming the field, and writes nothing', async () => {
     const broken = join(dataDir, 'broken.json');
     await writeFile(broken, JSON.stringify({ profiles: [{ name: 'x', servers: [] }] }));
-    const run = await cli('serve', '--port', '0', '--coaps-port', '0', '--data-dir', join(dataDir, 'broken'), '--config', broken);
+    const run = await cli('serve', '--port', '0', '--coaps-port', '0', '--attach-port', '0', '--data-dir', join(dataDir, 'broken'), '--config', broken);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /profiles\.0\.servers/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
