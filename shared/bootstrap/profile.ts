@@ -146,6 +146,17 @@ export const profileSchema = z.strictObject({
    * For a lab only.
    */
   allowSecretsOverNoSec: z.boolean().optional(),
+  /**
+   * Let a device end up without a Bootstrap-Server account (seed 000 warns it can then never be
+   * bootstrapped again). Off: a low-entropy account is replaced, never just removed.
+   */
+  allowNoBootstrapAccount: z.boolean().optional(),
+  /**
+   * Give every LwM2M server account with PSK credentials from the device (`credentialSource:
+   * device`) a fresh key and identity at each bootstrap; the server side learns them from the
+   * store and a ServerCredentialsIssued event, never from logs.
+   */
+  mintServerCredentials: z.boolean().optional(),
 });
 export type Profile = z.infer<typeof profileSchema>;
 export type ProfileInput = z.input<typeof profileSchema>;
