@@ -5,6 +5,7 @@ import type { ContentTree } from '../shared/content/tree.ts';
 import { ROOT_PATH } from '../shared/lwm2m/path.ts';
 import { SecurityMode } from '../shared/lwm2m/objects/security.ts';
 import { booleanValue, integerValue, opaqueValue, stringValue } from '../shared/lwm2m/value.ts';
+import { AccountTimeout, requireBootstrapAccount } from './account-timeout.ts';
 import { BootstrapResponder } from './bootstrap-responder.ts';
 import { ClientObjectStore, DEVICE, SECURITY, type SecurityAccountSummary } from './client-state.ts';
 import { register, updateRegistration, type RegistrationOutcome } from './registration.ts';
@@ -88,6 +89,10 @@ export interface SimulatedClientOptions {
   readonly listenPort?: number;
   /** The 'while-connected' window (default 30 s). */
   readonly connectedWindowMs?: number;
+  /** Multiplies Bootstrap-Server Account Timeouts (/0/x/12) so tests can run them fast (default 1). See account-timeout.ts. */
+  readonly accountTimeoutScale?: number;
+  /** Entropy of the factory Bootstrap-Server key (default 'high'); 'low' purges an unreplaced account without /0/x/12 at once. */
+  readonly bootstrapKeyEntropy?: 'high' | 'low';
 }
 
 /** A client waiting for its Bootstrap-Server (listen()). */
@@ -151,6 +156,7 @@ export class SimulatedClient {
   readonly #transmission: Partial<TransmissionParameters>;
   readonly #transports = new Set<CoapTransport>();
   #registration: RegistrationOutcome | undefined;
+  readonly #accountTimeout: AccountTimeout;
 
   constructor(options: SimulatedClientOptions) {
     this.#options = options;
@@ -164,6 +170,10 @@ export class SimulatedClient {
       ...(separateResponseTimeoutMs === undefined ? {} : { separateResponseTimeoutMs }),
     };
     this.#store = new ClientObjectStore(factoryState(options), supportedObjects(options.version));
+    this.#accountTimeout = new AccountTimeout(this.#store, {
+      ...(options.accountTimeoutScale === undefined ? {} : { scale: options.accountTimeoutScale }),
+      ...(options.bootstrapKeyEntropy === undefined ? {} : { bootstrapKeyEntropy: options.bootstrapKeyEntropy }),
+    });
   }
 
   /** What the client holds now. */
@@ -215,10 +225,12 @@ export class SimulatedClient {
         if (check.outcome === 'applied' || check.outcome === 'unchanged') {
           method = 'smartcard';
           bootstrapMs = performance.now() - started;
+          this.#accountTimeout.afterBootstrap(responder.steps);
           await registerNow();
           return result();
         }
       }
+      requireBootstrapAccount(this.#store);
       transport = await this.#openBootstrap(responder);
       transport.onRequest((request) => responder.handle(request));
       if (this.#options.useBootstrapPack ?? version === '1.2') {
@@ -226,6 +238,7 @@ export class SimulatedClient {
       }
       if (method === 'bs') await this.#bootstrapRequest(transport, responder);
       bootstrapMs = performance.now() - started;
+      this.#accountTimeout.afterBootstrap(responder.steps);
       await registerNow();
       return result();
     } catch (error) {
@@ -350,6 +363,7 @@ export class SimulatedClient {
       try {
         await Promise.race([responder.finished, stopped]);
         bootstrapMs = performance.now() - started;
+        this.#accountTimeout.afterBootstrap(responder.steps);
       } catch (error) {
         return result(error instanceof Error ? error.message : String(error));
       } finally {
@@ -389,6 +403,7 @@ export class SimulatedClient {
   }
 
   async close(): Promise<void> {
+    this.#accountTimeout.stop();
     await Promise.all([...this.#transports].map((transport) => this.#close(transport)));
   }
 
