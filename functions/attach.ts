@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { z } from 'zod';
 import type { BootstrapBackendDeps } from '../shared/bootstrap/backend.ts';
 import { planServerInitiated } from '../shared/bootstrap/server-initiated.ts';
 import { parseAttachEvent, type AttachEvent } from '../shared/lifecycle/attach-event.ts';
 import { MissingProfileError, processAttach, type AttachResult, type InitiateBootstrap } from '../shared/lifecycle/attach-processing.ts';
+import type { LifecycleEventSink } from '../shared/lifecycle/lifecycle-events.ts';
 import { IotDownlinkPublisher, type DownlinkPublisher } from '../server/aws/downlink-publisher.ts';
 import { IotDataEndpoint } from '../server/aws/iot-data-endpoint.ts';
+import { EventBridgeLifecycleEvents } from '../server/aws/lifecycle-event-publisher.ts';
+import { LIFECYCLE_EVENT_SOURCE } from '../server/aws/lifecycle-publisher.ts';
 import { downlinkTopic, isGatewayTopicId } from '../server/aws/topics.ts';
 import { DynamoDbBootstrapStore } from '../server/store/dynamodb-store.ts';
 import { readEnvironment } from './runtime/env.ts';
@@ -23,6 +27,8 @@ interface AttachDeps {
   readonly backend: BootstrapBackendDeps;
   readonly gatewayId: string | undefined;
   readonly downlinks: DownlinkPublisher | undefined;
+  /** SimChanged goes on the stack's bus. */
+  readonly events: LifecycleEventSink;
 }
 
 let deps: AttachDeps | undefined;
@@ -32,6 +38,7 @@ function dependencies(): AttachDeps {
   if (deps !== undefined) return deps;
   const env = readEnvironment({
     TABLE_NAME: z.string().min(1),
+    EVENT_BUS_NAME: z.string().min(1),
     IOT_DATA_ENDPOINT: z.string().optional(),
     [DEFAULT_GATEWAY_ENV]: z.string().refine(isGatewayTopicId, 'a gateway id: 1 to 64 of A-Z a-z 0-9 _ . : -').optional(),
     PROFILE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(0),
@@ -53,7 +60,12 @@ function dependencies(): AttachDeps {
           }),
           (client) => tools.tracer.captureAWSv3Client(client),
         );
-  deps = { store, backend: { store, newSessionId: randomUUID, now: () => new Date() }, gatewayId, downlinks };
+  const events = new EventBridgeLifecycleEvents({
+    client: tools.tracer.captureAWSv3Client(new EventBridgeClient({})),
+    eventBusName: env.EVENT_BUS_NAME,
+    source: LIFECYCLE_EVENT_SOURCE,
+  });
+  deps = { store, backend: { store, newSessionId: randomUUID, now: () => new Date() }, gatewayId, downlinks, events };
   return deps;
 }
 
@@ -97,7 +109,7 @@ async function handleRecord(record: SqsRecord): Promise<RecordOutcome> {
     const event = attachEventOfRecord(record);
     const current = dependencies();
     const initiate = initiator(current);
-    const result = await processAttach({ store: current.store, now: current.backend.now, ...(initiate !== undefined && { initiate }) }, event);
+    const result = await processAttach({ store: current.store, now: current.backend.now, events: current.events, ...(initiate !== undefined && { initiate }) }, event);
     report(where, event, result);
     return { ok: true, result };
   } catch (error) {
@@ -144,6 +156,9 @@ function report(where: { messageId: string; receiveCount: number }, event: Attac
  *   maxReceiveCount deliveries SQS moves them to the dead-letter queue, whose alarm fires; the
  *   message keeps its id there, so the log line gives its reason. Moving them at once would need
  *   sqs:SendMessage from the function and an SQS client, which is not a dependency.
+ *
+ * A new card (an ICCID other than the one on record) disables the device's smartcard, puts the
+ * new ICCID on its entry and announces `SimChanged` on the stack's bus (source `lwm2m-bs`).
  *
  * The push itself (plan, then `bootstrap-initiate` on the default gateway's downlink topic)
  * failing does not fail the message: the device is marked first, and its next

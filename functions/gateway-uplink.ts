@@ -3,16 +3,19 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IoTClient } from '@aws-sdk/client-iot';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { z } from 'zod';
 import { ContractError, handleUplink, type BootstrapBackendDeps } from '../shared/bootstrap/backend.ts';
 import { CONTRACT_VERSION, uplinkSchema, type BootstrapEnded, type Downlink, type Uplink } from '../shared/bootstrap/contract.ts';
 import { ContentFormat } from '../shared/content/format.ts';
 import { IotDownlinkPublisher, type DownlinkPublisher } from '../server/aws/downlink-publisher.ts';
+import { EventBridgePurgeScheduler } from '../server/aws/eventbridge-purge-scheduler.ts';
 import { IotDataEndpoint } from '../server/aws/iot-data-endpoint.ts';
 import { EventBridgeLifecyclePublisher, lifecycleEventOf, type LifecyclePublisher } from '../server/aws/lifecycle-publisher.ts';
 import { downlinkTopic, isGatewayTopicId } from '../server/aws/topics.ts';
 import { DynamoDbBootstrapStore } from '../server/store/dynamodb-store.ts';
 import { readEnvironment } from './runtime/env.ts';
+import { PURGE_SCHEDULER_ENV } from './runtime/lifecycle-settings.ts';
 import { observability, withPowertools } from './runtime/powertools.ts';
 
 /** What the invocation did; nothing in it can carry a key. */
@@ -43,6 +46,12 @@ function dependencies(): UplinkDeps {
     IOT_DATA_ENDPOINT: z.string().optional(),
     /** Reuse a profile read for this long (fewer reads per bootstrap, slower to see edits). */
     PROFILE_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(0),
+    // Required, not optional: a stack that forgot them would leave timed-out Bootstrap-Server
+    // accounts authenticating for ever, with nothing to show for it.
+    [PURGE_SCHEDULER_ENV.groupName]: z.string().min(1),
+    [PURGE_SCHEDULER_ENV.targetArn]: z.string().startsWith('arn:'),
+    [PURGE_SCHEDULER_ENV.roleArn]: z.string().startsWith('arn:'),
+    [PURGE_SCHEDULER_ENV.deadLetterArn]: z.string().startsWith('arn:'),
   });
   const store = new DynamoDbBootstrapStore({
     client: tools.tracer.captureAWSv3Client(new DynamoDBClient({})),
@@ -54,8 +63,18 @@ function dependencies(): UplinkDeps {
     ...(env.IOT_DATA_ENDPOINT !== undefined && { configured: env.IOT_DATA_ENDPOINT }),
     iot: () => tools.tracer.captureAWSv3Client(new IoTClient({})),
   });
+  const purges = new EventBridgePurgeScheduler({
+    // @aws-sdk/client-scheduler is a devDependency like the other SDK clients: esbuild bundles
+    // every import into the function (externalModules: [], see infra/constructs/functions.ts),
+    // so nothing is resolved from node_modules at run time.
+    client: tools.tracer.captureAWSv3Client(new SchedulerClient({})),
+    groupName: env[PURGE_SCHEDULER_ENV.groupName],
+    targetArn: env[PURGE_SCHEDULER_ENV.targetArn],
+    roleArn: env[PURGE_SCHEDULER_ENV.roleArn],
+    deadLetterArn: env[PURGE_SCHEDULER_ENV.deadLetterArn],
+  });
   deps = {
-    backend: { store, newSessionId: randomUUID, now: () => new Date() },
+    backend: { store, newSessionId: randomUUID, now: () => new Date(), purges },
     downlinks: new IotDownlinkPublisher(endpoint, (client) => tools.tracer.captureAWSv3Client(client)),
     lifecycle: new EventBridgeLifecyclePublisher(env.EVENT_BUS_NAME, tools.tracer.captureAWSv3Client(new EventBridgeClient({}))),
   };
@@ -148,6 +167,12 @@ function summary(downlink: Downlink): Record<string, string | boolean> {
  * on-failure destination (the DLQ) with that message; retrying it cannot help, and a
  * bootstrap-requested answered after the gateway's timeout is ignored by the gateway, so the
  * stack should keep async retries at 0 or 1 and the event age short.
+ *
+ * A `bootstrap-ended` success the table takes also schedules (EventBridge Scheduler, one
+ * one-time schedule per account in the stack's group) the purge of a Bootstrap-Server account
+ * written with an Account Timeout, or cancels the one an earlier bootstrap scheduled when the
+ * account is now written without. That happens before the downlink is published: if Scheduler
+ * fails, the invocation fails and nothing is announced.
  *
  * The topic's gateway id is the authenticated one (the IoT policy lets a gateway publish on its
  * own topic only); the gatewayId inside the message is what the gateway says. They must agree,

@@ -64,6 +64,7 @@ export class LwM2mBootstrapStack extends Stack {
       iotDataEndpoint: this.settings.iotDataEndpoint,
       defaultGatewayId: defaultGateway(this.node.tryGetContext(DEFAULT_GATEWAY_CONTEXT)) ?? this.gatewayService?.gatewayId,
     });
+    this.functions.schedulePurges(this.scheduler, this.lifecycle.purge);
     this.alarms = new Alarms(this, 'Alarms', {
       deadLetterQueues: [this.functions.uplinkFailures, this.gatewayChannel.ruleErrors, this.scheduler.failures, this.lifecycle.attachFailures, this.lifecycle.purgeFailures],
       functions: [

@@ -18,3 +18,15 @@ export const ATTACH_DETAIL_TYPE = 'DeviceAttached';
  * Bootstrap-Request.
  */
 export const DEFAULT_GATEWAY_ENV = 'LWM2M_BS_DEFAULT_GATEWAY';
+
+/**
+ * Where the uplink function schedules account-timeout purges (EventBridgePurgeScheduler): the
+ * schedule group, the purge function each schedule targets, the role Scheduler assumes to
+ * invoke it, and the queue for invocations that keep failing. The stack sets all four.
+ */
+export const PURGE_SCHEDULER_ENV = {
+  groupName: 'PURGE_SCHEDULE_GROUP',
+  targetArn: 'PURGE_FUNCTION_ARN',
+  roleArn: 'PURGE_SCHEDULER_ROLE_ARN',
+  deadLetterArn: 'PURGE_DEAD_LETTER_ARN',
+} as const;

@@ -4,14 +4,16 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { EventBus } from 'aws-cdk-lib/aws-events';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { Key } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Code, Function as LambdaFunction, LoggingFormat, Runtime, Tracing, type FunctionProps } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Code, Function as LambdaFunction, LoggingFormat, Runtime, Tracing, type FunctionProps, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { IDENTITY_INDEX } from '../../server/store/table.ts';
 import { downlinkTopicPattern } from '../topics.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
+import type { Scheduler } from './scheduler.ts';
 
 export const SERVICE_NAME = 'lwm2m-bs';
 export const METRICS_NAMESPACE = 'Lwm2mBootstrap';
@@ -111,6 +113,23 @@ export class Functions extends Construct {
     Validations.of(this.adminApi.role!).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'The X-Ray PutTraceSegments/PutTelemetryRecords actions support no resource-level permissions: IAM requires Resource "*" for them, and only for them.' },
     );
+  }
+
+  /**
+   * A successful bootstrap that wrote a Bootstrap-Server account with an Account Timeout
+   * (/0/x/12) schedules its purge; one without cancels it. The uplink function gets where
+   * schedules go and what they run, and the rights to manage them (Scheduler.grantManagePurges).
+   *
+   * Called once the purge function exists (the stack builds it in Lifecycle, after this). No
+   * cycle: the uplink function refers to the purge function's ARN, the Scheduler's role and
+   * queue, and none of them refers back to the uplink function.
+   */
+  schedulePurges(scheduler: Scheduler, purge: IFunction): void {
+    this.gatewayUplink.addEnvironment(PURGE_SCHEDULER_ENV.groupName, scheduler.group.scheduleGroupName);
+    this.gatewayUplink.addEnvironment(PURGE_SCHEDULER_ENV.targetArn, purge.functionArn);
+    this.gatewayUplink.addEnvironment(PURGE_SCHEDULER_ENV.roleArn, scheduler.executionRole.roleArn);
+    this.gatewayUplink.addEnvironment(PURGE_SCHEDULER_ENV.deadLetterArn, scheduler.failures.queue.queueArn);
+    scheduler.grantManagePurges(this.gatewayUplink);
   }
 
   private nodeFunction(id: string, entry: string, skipBundling: boolean, props: Partial<FunctionProps> & Pick<FunctionProps, 'timeout' | 'environment'>): LambdaFunction {

@@ -96,6 +96,7 @@ export class Lifecycle extends Construct {
       timeout: Duration.seconds(ATTACH_TIMEOUT_SECONDS),
       environment: {
         TABLE_NAME: table.tableName,
+        EVENT_BUS_NAME: bus.eventBusName,
         ...(props.iotDataEndpoint !== undefined && { IOT_DATA_ENDPOINT: props.iotDataEndpoint }),
         ...(props.defaultGatewayId !== undefined && { [DEFAULT_GATEWAY_ENV]: props.defaultGatewayId }),
       },
@@ -107,7 +108,11 @@ export class Lifecycle extends Construct {
     this.attach.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
     // The lifecycle record (conditional on the one read) and a refused push's status.
     this.attach.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [table.tableArn], conditions: devicePartitionsOnly }));
+    // A new card: the device entry takes its ICCID and a disabled smartcard (putDevice).
+    this.attach.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn], conditions: devicePartitionsOnly }));
     this.attach.addToRolePolicy(tableKeyUse);
+    // SimChanged.
+    this.attach.addToRolePolicy(new PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }));
     if (props.defaultGatewayId !== undefined) {
       this.attach.addToRolePolicy(new PolicyStatement({
         actions: ['iot:Publish'],

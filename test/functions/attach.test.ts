@@ -3,11 +3,13 @@ import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { mockClient } from 'aws-sdk-client-mock';
 import { compileBootstrapPlan } from '../../shared/bootstrap/config.ts';
 import { gatewayDownlinkSchema } from '../../shared/bootstrap/contract.ts';
 import type { AttachEvent } from '../../shared/lifecycle/attach-event.ts';
+import { simChangedEventSchema } from '../../shared/lifecycle/lifecycle-events.ts';
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import type { attachEventOfRecord as attachEventOfRecordFn, handler as attachHandler } from '../../functions/attach.ts';
 import { DEFAULT_GATEWAY_ENV } from '../../functions/runtime/lifecycle-settings.ts';
@@ -18,10 +20,11 @@ import { functionEnvironment, lambdaContext } from './fixtures.ts';
 // The real attach handler (middy, Powertools, the DynamoDB store) against dynalite, with the
 // SQS event exactly as the event source mapping delivers it. Only the IoT data-plane Publish
 // (the bootstrap-initiate downlink) is mocked with aws-sdk-client-mock: nothing local stands
-// in for IoT Core. A throttled table is dynalite behind a small HTTP proxy that answers the
+// in for IoT Core; so is EventBridge PutEvents (SimChanged), for the same reason. A throttled table is dynalite behind a small HTTP proxy that answers the
 // identity index Query of one IMSI with DynamoDB's throttling error, as the real service does.
 
 const iotData = mockClient(IoTDataPlaneClient);
+const eventBridge = mockClient(EventBridgeClient);
 
 const THROTTLED_IMSI = '001019999999999';
 
@@ -116,6 +119,7 @@ describe('attach function', () => {
   before(async () => {
     env = await functionEnvironment({
       [DEFAULT_GATEWAY_ENV]: 'gw-1',
+      EVENT_BUS_NAME: 'lwm2m-bs-events',
       IOT_DATA_ENDPOINT: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com',
       // One attempt: the throttled Query fails at once instead of after the SDK's backoff.
       AWS_MAX_ATTEMPTS: '1',
@@ -129,6 +133,7 @@ describe('attach function', () => {
     await store.putDevice({ ...device('dev-throttled', 'fleet'), identities: { imsi: THROTTLED_IMSI } });
     await store.putDevice({ ...device('dev-orphan', 'no-such-profile'), identities: { imsi: '001010000000004' } });
     await store.putDevice({ ...device('dev-c', 'fleet'), identities: { imsi: '001010000000005' } });
+    await store.putDevice({ ...device('dev-sim', 'fleet'), identities: { imsi: '001010000000006', iccid: '8944500000000000006' } });
     ({ handler, attachEventOfRecord } = await import('../../functions/attach.ts'));
   });
   after(async () => {
@@ -139,7 +144,11 @@ describe('attach function', () => {
   beforeEach(() => {
     iotData.reset();
     iotData.on(PublishCommand).resolves({});
+    eventBridge.reset();
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
   });
+
+  const putEvents = () => eventBridge.commandCalls(PutEventsCommand).flatMap((call) => call.args[0].input.Entries ?? []);
 
   const published = () =>
     iotData.commandCalls(PublishCommand).map((call) => {
@@ -172,6 +181,29 @@ describe('attach function', () => {
     const lifecycle = await store.getLifecycle('dev-a');
     assert.equal(lifecycle?.lastAttach?.eventId, 'ev-a1');
     assert.equal(lifecycle?.bootstrapNeeded?.reason, 'never-bootstrapped');
+    // The same card as ever: nothing to announce.
+    assert.equal(putEvents().length, 0);
+  });
+
+  it('announces SimChanged on the bus when a device attaches with a new card, which its entry then names', async () => {
+    const response = await handler(batch(sqsRecord(attach('ev-s1', { imsi: '001010000000006', iccid: '8944500000000000007' }))), context);
+    assert.deepEqual(response, { batchItemFailures: [] });
+    const [entry, ...more] = putEvents();
+    assert.equal(more.length, 0);
+    const { Detail, Time, ...envelope } = entry!;
+    assert.deepEqual(envelope, { EventBusName: 'lwm2m-bs-events', Source: 'lwm2m-bs', DetailType: 'SimChanged' });
+    const detail = simChangedEventSchema.parse(JSON.parse(Detail!));
+    assert.deepEqual({ ...detail, time: undefined }, { type: 'SimChanged', endpoint: 'dev-sim', time: undefined, from: '8944500000000000006', to: '8944500000000000007', disabledSmartcard: false });
+    assert.equal(Time?.toISOString(), detail.time);
+    assert.equal((await store.getDevice('dev-sim'))?.identities.iccid, '8944500000000000007');
+    assert.ok((await store.getLifecycle('dev-sim'))?.bootstrapNeeded, 'marked for bootstrap');
+    // The bootstrap that follows is pushed as for any marked device.
+    assert.deepEqual(published().map(({ message }) => message.endpoint), ['dev-sim']);
+
+    // Redelivered, the event is a duplicate: no second SimChanged.
+    eventBridge.resetHistory();
+    assert.deepEqual(await handler(batch(sqsRecord(attach('ev-s1', { imsi: '001010000000006', iccid: '8944500000000000007' }), { receiveCount: 2 })), context), { batchItemFailures: [] });
+    assert.equal(putEvents().length, 0);
   });
 
   it('changes nothing for a duplicate delivery of the same event', async () => {

@@ -10,6 +10,7 @@ import { downlinkSchema, type BootstrapEnded, type BootstrapRequested } from '..
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import type { handler as gatewayUplinkHandler } from '../../functions/gateway-uplink.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { functionEnvironment, lambdaContext } from './fixtures.ts';
 
 // The real gateway-uplink handler (middy, Powertools, the DynamoDB store) against dynalite.
@@ -29,7 +30,15 @@ describe('gateway-uplink function', () => {
   const context = lambdaContext('gateway-uplink');
 
   before(async () => {
-    env = await functionEnvironment({ EVENT_BUS_NAME: 'lwm2m-bs-events' });
+    // The purge scheduler's settings are required; no profile here has a Bootstrap-Server
+    // account, so no schedule is touched (test/functions/uplink-purges.test.ts covers that).
+    env = await functionEnvironment({
+      EVENT_BUS_NAME: 'lwm2m-bs-events',
+      [PURGE_SCHEDULER_ENV.groupName]: 'lwm2m-bs-purges',
+      [PURGE_SCHEDULER_ENV.targetArn]: 'arn:aws:lambda:eu-west-1:123456789012:function:purge',
+      [PURGE_SCHEDULER_ENV.roleArn]: 'arn:aws:iam::123456789012:role/scheduler',
+      [PURGE_SCHEDULER_ENV.deadLetterArn]: 'arn:aws:sqs:eu-west-1:123456789012:purge-failures',
+    });
     store = env.store;
     await store.putProfile(nosecProfile('fleet', 5685));
     await store.putDevice(device('known', 'fleet'));

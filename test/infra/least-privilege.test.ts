@@ -6,6 +6,8 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { CONTEXT } from '../../infra/context.ts';
+import { PURGE_SCHEDULE_PREFIX } from '../../infra/constructs/scheduler.ts';
+import { purgeScheduleName } from '../../shared/lifecycle/purge.ts';
 import { IDENTITY_INDEX } from '../../server/store/table.ts';
 import { actionsOf, logicalIdOf, policyStatements, resourcesOf, synthesize, type Statement } from './synth.ts';
 
@@ -44,9 +46,10 @@ describe('IAM least privilege', () => {
     const statements = statementsOfRole(plain, stack.functions.gatewayUplink.role!);
     const actions = statements.flatMap(actionsOf).sort();
     assert.deepEqual(actions, [
-      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'events:PutEvents', 'iot:DescribeEndpoint', 'iot:Publish',
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'events:PutEvents', 'iam:PassRole', 'iot:DescribeEndpoint', 'iot:Publish',
       'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey',
-      'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage',
+      'logs:CreateLogStream', 'logs:PutLogEvents', 'scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:UpdateSchedule',
+      'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage',
       'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
     ].sort());
     const dynamo = statements.find((statement) => actionsOf(statement).includes('dynamodb:Query'))!;
@@ -55,6 +58,33 @@ describe('IAM least privilege', () => {
     const publish = JSON.stringify(statements.find((statement) => actionsOf(statement).includes('iot:Publish'))!.Resource);
     assert.match(publish, /:topic\/lwm2m-bs\/gateways\/\*\/downlink"/);
     assert.ok(template);
+  });
+
+  it('lets the uplink function manage its group\'s purge schedules only, and pass the Scheduler role to Scheduler only', () => {
+    const { stack } = plain;
+    const statements = statementsOfRole(plain, stack.functions.gatewayUplink.role!);
+    const scheduling = statements.filter((statement) => actionsOf(statement).some((action) => /^(scheduler|iam):/.test(action)));
+    const group = stack.scheduler.group.scheduleGroupName;
+    assert.match(group, /^LwM2mBootstrap-/, 'the group name is known at synth, so the ARN names it literally');
+    assert.deepEqual(scheduling, [
+      {
+        Action: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule'],
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:schedule/${group}/purge-*`]] },
+      },
+      {
+        Action: 'iam:PassRole',
+        Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.scheduler.executionRole), 'Arn'] },
+      },
+    ]);
+    // The names the handler makes fall under that pattern.
+    assert.ok(purgeScheduleName('urn:imei:490154203237518', 0).startsWith(PURGE_SCHEDULE_PREFIX));
+    // No other role may touch schedules or pass a role.
+    const uplinkPolicy = stack.getLogicalId(stack.functions.gatewayUplink.role!.node.findChild('DefaultPolicy').node.defaultChild as never);
+    const elsewhere = policyStatements(plain.template).filter(({ policy, statement }) => policy !== uplinkPolicy && actionsOf(statement).some((action) => /^(scheduler|iam):/.test(action)));
+    assert.deepEqual(elsewhere, []);
   });
 
   it('lets only the gateway task\'s execution role read the gateway certificate secret, and nothing else', () => {
@@ -121,7 +151,11 @@ describe('IAM least privilege: credential lifecycle', () => {
       { Action: 'dynamodb:Query', Effect: 'Allow', Resource: [table, ...Object.values(IDENTITY_INDEX).map((index) => ({ 'Fn::Join': ['', [table, `/index/${index.indexName}`]] }))] },
       { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: table },
       { Action: 'dynamodb:PutItem', Condition: devicePartitionsOnly, Effect: 'Allow', Resource: table },
+      // A new card rewrites the device entry (putDevice).
+      { Action: 'dynamodb:UpdateItem', Condition: devicePartitionsOnly, Effect: 'Allow', Resource: table },
       kms(plain),
+      // SimChanged.
+      { Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.events.bus), 'Arn'] } },
     ]);
   });
 

@@ -10,7 +10,7 @@ import { UPLINK_RULE_SQL } from '../../infra/topics.ts';
 import { IDENTITY_INDEX, INDEX_PROJECTED_ATTRIBUTES, PARTITION_KEY, SORT_KEY } from '../../server/store/table.ts';
 import { ATTACH_TIMEOUT_SECONDS } from '../../infra/constructs/lifecycle.ts';
 import { DEFAULT_GATEWAY_CONTEXT } from '../../infra/stack.ts';
-import { DEFAULT_GATEWAY_ENV } from '../../functions/runtime/lifecycle-settings.ts';
+import { DEFAULT_GATEWAY_ENV, PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { actionsOf, logicalIdOf, policyStatements, synthesize } from './synth.ts';
 
 const { stack, template } = synthesize();
@@ -200,6 +200,8 @@ describe('credential lifecycle', () => {
   it('configures the attach function with its table and leaves the push off without a gateway', () => {
     const env = resources[attachId].Properties.Environment.Variables as Record<string, unknown>;
     assert.deepEqual(env.TABLE_NAME, { Ref: tableId });
+    // Where SimChanged goes.
+    assert.deepEqual(env.EVENT_BUS_NAME, { Ref: logicalIdOf(stack, stack.events.bus) });
     assert.equal(DEFAULT_GATEWAY_ENV in env, false);
     const named = synthesize({ [DEFAULT_GATEWAY_CONTEXT]: 'gw-7' });
     const namedEnv = named.template.toJSON().Resources[logicalIdOf(named.stack, named.stack.lifecycle.attach)].Properties.Environment.Variables;
@@ -234,6 +236,60 @@ describe('credential lifecycle', () => {
     for (const fnId of [attachId, purgeId]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }] });
     }
+  });
+
+  it('tells the uplink function where purge schedules go: the group, the purge function, the Scheduler role and queue', () => {
+    const env = resources[uplinkId].Properties.Environment.Variables as Record<string, unknown>;
+    assert.deepEqual(
+      Object.fromEntries(Object.values(PURGE_SCHEDULER_ENV).map((name) => [name, env[name]])),
+      {
+        [PURGE_SCHEDULER_ENV.groupName]: stack.scheduler.group.scheduleGroupName,
+        [PURGE_SCHEDULER_ENV.targetArn]: { 'Fn::GetAtt': [purgeId, 'Arn'] },
+        [PURGE_SCHEDULER_ENV.roleArn]: { 'Fn::GetAtt': [logicalIdOf(stack, stack.scheduler.executionRole), 'Arn'] },
+        [PURGE_SCHEDULER_ENV.deadLetterArn]: { 'Fn::GetAtt': [logicalIdOf(stack, stack.scheduler.failures.queue), 'Arn'] },
+      },
+    );
+    // The group's resource names the same group.
+    assert.equal(resources[logicalIdOf(stack, stack.scheduler.group)].Properties.Name, stack.scheduler.group.scheduleGroupName);
+  });
+
+  it('has no dependency cycle: the uplink function refers to the purge function, which refers to nothing of it', () => {
+    // CloudFormation refuses a template whose Ref/GetAtt/DependsOn graph has a cycle; synth does not check.
+    const edges = new Map<string, Set<string>>();
+    for (const [id, resource] of Object.entries(resources as Record<string, Record<string, unknown>>)) {
+      const targets = new Set<string>();
+      const visit = (value: unknown): void => {
+        if (Array.isArray(value)) value.forEach(visit);
+        else if (typeof value === 'object' && value !== null) {
+          for (const [key, inner] of Object.entries(value)) {
+            if (key === 'Ref' && typeof inner === 'string' && inner in resources) targets.add(inner);
+            else if (key === 'Fn::GetAtt' && Array.isArray(inner) && typeof inner[0] === 'string') targets.add(inner[0]);
+            else visit(inner);
+          }
+        }
+      };
+      visit(resource['Properties']);
+      for (const dependency of [resource['DependsOn'] ?? []].flat() as string[]) targets.add(dependency);
+      edges.set(id, targets);
+    }
+    const reaches = (from: string, to: string): boolean => {
+      const seen = new Set<string>();
+      const stackOf = [from];
+      while (stackOf.length > 0) {
+        const next = stackOf.pop()!;
+        for (const target of edges.get(next) ?? []) {
+          if (target === to) return true;
+          if (!seen.has(target)) {
+            seen.add(target);
+            stackOf.push(target);
+          }
+        }
+      }
+      return false;
+    };
+    assert.ok(reaches(uplinkId, purgeId), 'the uplink function names the purge function');
+    assert.ok(!reaches(purgeId, uplinkId), 'nothing of the purge function names the uplink function');
+    for (const id of edges.keys()) assert.ok(!reaches(id, id), `${id} depends on itself`);
   });
 
   it('outputs the purge function ARN and the Scheduler dead-letter queue the purge scheduler needs', () => {
