@@ -140,7 +140,7 @@ function simChangeOf(device: DeviceEntry, lifecycle: LifecycleRecord, event: Att
 }
 
 /** ICCIDs are stored with or without the trailing filler digit F of EF_ICCID's BCD. */
-function sameCard(a: string, b: string): boolean {
+export function sameCard(a: string, b: string): boolean {
   return a.replace(/F$/, '') === b.replace(/F$/, '');
 }
 

@@ -1,6 +1,6 @@
 import type { DeviceEntry } from '../bootstrap/device.ts';
 import type { BootstrapStore } from '../bootstrap/store.ts';
-import { decideOnAttach, markForBootstrap, recordBootstrapSuccess, type AttachDecision, type AttachPeer, type SimChange } from './attach-decision.ts';
+import { decideOnAttach, markForBootstrap, recordBootstrapSuccess, sameCard, type AttachDecision, type AttachPeer, type SimChange } from './attach-decision.ts';
 import type { AttachEvent } from './attach-event.ts';
 import { emptyLifecycleRecord, type BootstrapNeededReason, type LifecycleRecord } from './lifecycle-record.ts';
 import type { LifecycleEventSink } from './lifecycle-events.ts';
@@ -130,6 +130,7 @@ export async function processAttach(deps: AttachDependencies, event: AttachEvent
 
   switch (decision.decision) {
     case 'ignore':
+      if (decision.reason === 'duplicate') await finishSimChange(deps, device);
       return { outcome: decision.reason === 'duplicate' ? 'ignored-duplicate' : 'ignored-stale', endpoint };
     case 'record':
       return { outcome: 'recorded', endpoint };
@@ -151,13 +152,30 @@ export async function processAttach(deps: AttachDependencies, event: AttachEvent
  * Seeds 000 and 001: what the old card provisioned no longer counts. Server side that is the
  * device's smartcard (its SCP03 keys and the accounts its bootstrap file carried), disabled
  * here; the device entry takes the new ICCID, and SimChanged tells the LwM2M server side, which
- * holds those accounts. Runs after the lifecycle write, which reports a change once.
+ * holds those accounts. Runs after the lifecycle write, which reports a change once; a
+ * redelivered event finishes a step that failed (finishSimChange).
  */
 async function onSimChanged(deps: AttachDependencies, device: DeviceEntry, change: SimChange): Promise<void> {
   const at = deps.now();
   const changed = applySimChange(device, change, at);
-  await deps.store.putDevice(changed.device);
+  // Announce before recording: if recording fails, the redelivery finds the entry unchanged and
+  // runs the step again (announcing twice, at least once); the other order could lose the event.
   await deps.events?.emit(simChangedEvent(device.endpoint, change, changed.disabledSmartcard, at));
+  await deps.store.putDevice(changed.device);
+}
+
+/**
+ * A redelivered event (a queue retrying after the SIM change step failed) is a duplicate, so the
+ * decision reports nothing new: the lifecycle record's last SIM change not yet in the device
+ * entry is the sign that step did not finish, and it runs again.
+ */
+async function finishSimChange(deps: AttachDependencies, device: DeviceEntry): Promise<void> {
+  const last = (await deps.store.getLifecycle(device.endpoint))?.simChanges.at(-1);
+  const current = device.identities.iccid;
+  if (last === undefined || (current !== undefined && sameCard(current, last.to))) return;
+  const from = last.from ?? current;
+  if (from === undefined) return;
+  await onSimChanged(deps, device, { from, to: last.to });
 }
 
 export interface MarkResult {

@@ -154,6 +154,32 @@ describe('processAttach', () => {
     assert.equal(events.length, 1, 'the same new card again is no new change');
   });
 
+  it('a SIM change step that failed runs again when the queue delivers the event again', async () => {
+    await store.putDevice(device({ smartcard: { scp03: { keyVersion: 0x30, enc: KEY, mac: KEY, dek: KEY } } }));
+    await settle();
+    const events: LifecycleEvent[] = [];
+    let failNext = true;
+    const flaky: AttachDependencies = {
+      ...deps,
+      events: {
+        emit: async (event) => {
+          if (failNext) {
+            failNext = false;
+            throw new Error('the bus is unavailable');
+          }
+          events.push(event);
+        },
+      },
+    };
+    const event = attach('e1', '2026-11-23T11:00:00Z', { iccid: CARD_B });
+    await assert.rejects(processAttach(flaky, event), /the bus is unavailable/);
+    assert.equal((await store.getDevice(ENDPOINT))?.identities.iccid, CARD_A, 'nothing recorded before the announcement went out');
+    assert.equal((await processAttach(flaky, event)).outcome, 'ignored-duplicate');
+    assert.equal((await store.getDevice(ENDPOINT))?.identities.iccid, CARD_B);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.type, 'SimChanged');
+  });
+
   it('a push that fails keeps the mark, and the next Bootstrap-Request serves it', async () => {
     const failing: AttachDependencies = {
       store,
