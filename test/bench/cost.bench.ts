@@ -84,6 +84,12 @@ Object.assign(process.env, {
   TABLE_NAME: TABLE,
   EVENT_BUS_NAME: 'lwm2m-bs-events',
   IOT_DATA_ENDPOINT: 'a1b2c3-ats.iot.us-east-1.amazonaws.com',
+  // Required by the uplink function; the bench profile writes no account timeout, so no
+  // schedule is created and no Scheduler call is metered.
+  PURGE_SCHEDULE_GROUP: 'lwm2m-bs-purges',
+  PURGE_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:purge',
+  PURGE_SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/scheduler',
+  PURGE_DEAD_LETTER_ARN: 'arn:aws:sqs:us-east-1:123456789012:purge-failures',
   POWERTOOLS_SERVICE_NAME: 'lwm2m-bs-gateway-uplink',
   POWERTOOLS_METRICS_NAMESPACE: 'Lwm2mBootstrap',
   POWERTOOLS_METRICS_DISABLED: 'false',

@@ -11,6 +11,7 @@ import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.t
 import { SimulatedClient } from '../../simulator/client.ts';
 import { TestLwm2mServer } from '../../simulator/lwm2m-server.ts';
 import { device, eventually, nosecProfile } from '../e2e/fixtures.ts';
+import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { functionEnvironment, lambdaContext, startBroker } from '../functions/fixtures.ts';
 
 // A client-initiated bootstrap the way it runs on AWS, with local stand-ins:
@@ -38,7 +39,16 @@ describe('bootstrap through the gateway, MQTT and the uplink function', () => {
   const failedInvocations: unknown[] = [];
 
   before(async () => {
-    env = await functionEnvironment({ EVENT_BUS_NAME: 'lwm2m-bs-events', IOT_DATA_ENDPOINT: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' });
+    env = await functionEnvironment({
+      EVENT_BUS_NAME: 'lwm2m-bs-events',
+      IOT_DATA_ENDPOINT: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com',
+      // The purge scheduler's settings are required; these profiles write no account timeout,
+      // so no schedule is ever created.
+      [PURGE_SCHEDULER_ENV.groupName]: 'lwm2m-bs-purges',
+      [PURGE_SCHEDULER_ENV.targetArn]: 'arn:aws:lambda:eu-west-1:123456789012:function:purge',
+      [PURGE_SCHEDULER_ENV.roleArn]: 'arn:aws:iam::123456789012:role/scheduler',
+      [PURGE_SCHEDULER_ENV.deadLetterArn]: 'arn:aws:sqs:eu-west-1:123456789012:purge-failures',
+    });
     store = env.store;
     lwm2m = await TestLwm2mServer.start({ port: 0, host: '127.0.0.1' });
     await store.putProfile(nosecProfile('fleet', lwm2m.port));
