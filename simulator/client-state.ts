@@ -1,7 +1,7 @@
 import type { ContentTree, InstanceNode, ResourceNode } from '../shared/content/tree.ts';
 import type { BootstrapDiscoverResult, DiscoveredInstance, DiscoveredObject } from '../shared/lwm2m/bootstrap-discover.ts';
 import { pathLevel, type LwM2MPath } from '../shared/lwm2m/path.ts';
-import { SecurityResource } from '../shared/lwm2m/objects/security.ts';
+import { SecurityMode, SecurityResource } from '../shared/lwm2m/objects/security.ts';
 import { ServerResource } from '../shared/lwm2m/objects/server.ts';
 import type { ResourceValue } from '../shared/lwm2m/value.ts';
 
@@ -10,6 +10,14 @@ import type { ResourceValue } from '../shared/lwm2m/value.ts';
  * interface (LwM2M Core 1.1 §5.2.7). The Bootstrap-Server Account (the Security instance whose
  * resource 1 is true), the OSCORE instance it links to, and the Device object are never
  * affected by Bootstrap-Delete.
+ *
+ * A client may hold two Bootstrap-Server Accounts for a while: a bootstrap that replaces a
+ * low-entropy account writes a new one beside it, and "the original LWM2M Bootstrap Server
+ * Account MUST be purged by the new LWM2M bootstrap server" (Core §5.2.2.2, step 4), which it can
+ * only do with a Bootstrap-Delete of that instance. So the account §5.2.7.5 protects is the one
+ * the session runs over: a Delete of `/` or `/0` keeps every Bootstrap-Server Account, and an
+ * explicit Delete of `/0/x` removes one only when it is not the session's own and another
+ * remains. The client uses its newest Bootstrap-Server Account for its next Bootstrap-Request.
  */
 export const SECURITY = 0;
 export const SERVER = 1;
@@ -58,11 +66,16 @@ export class ClientObjectStore {
   #smartcard: SmartcardRecord | undefined;
   /** Objects the client implements, listed by Discover and Register even without instances. */
   readonly #supported: ReadonlySet<number>;
+  /** When each Security instance was created, as a count: the newest Bootstrap-Server Account is used. */
+  readonly #securityCreated = new Map<number, number>();
+  #creations = 0;
+  /** The Bootstrap-Server Account the current (or last) bootstrap session runs over. */
+  #sessionAccountId: number | undefined;
 
   constructor(initial: ContentTree, supportedObjects: readonly number[]) {
     this.#supported = new Set(supportedObjects);
     for (const object of initial) {
-      for (const instance of object.instances) this.#instances(object.id).set(instance.id, instance);
+      for (const instance of object.instances) this.#put(object.id, instance);
     }
   }
 
@@ -89,6 +102,33 @@ export class ClientObjectStore {
     return undefined;
   }
 
+  /** Every Bootstrap-Server Account's Security instance id, ascending. */
+  bootstrapServerInstanceIds(): number[] {
+    return sortedInstances(this.#objects.get(SECURITY) ?? new Map()).filter(isBootstrapAccount).map((instance) => instance.id);
+  }
+
+  /** The Bootstrap-Server Account the client contacts: the one created last. */
+  preferredBootstrapAccountId(): number | undefined {
+    const ids = this.bootstrapServerInstanceIds();
+    return ids.reduce<number | undefined>((newest, id) => (newest === undefined || this.#createdAt(id) > this.#createdAt(newest) ? id : newest), undefined);
+  }
+
+  /** A Security instance's PSK (resources 3 and 5) when its Security Mode (resource 2) is PSK. */
+  pskOf(securityInstanceId: number): { readonly identity: Uint8Array; readonly key: Uint8Array } | undefined {
+    const instance = this.instance(SECURITY, securityInstanceId);
+    if (instance === undefined || integer(instance, SecurityResource.SECURITY_MODE) !== SecurityMode.PSK) return undefined;
+    const identity = single(instance, SecurityResource.PUBLIC_KEY_OR_IDENTITY);
+    const key = single(instance, SecurityResource.SECRET_KEY);
+    if (identity?.type !== 'opaque' || key?.type !== 'opaque') return undefined;
+    return { identity: identity.value, key: key.value };
+  }
+
+  /** A bootstrap session starts over the preferred account, which Bootstrap-Delete must then leave alone. */
+  beginBootstrapSession(): number | undefined {
+    this.#sessionAccountId = this.preferredBootstrapAccountId();
+    return this.#sessionAccountId;
+  }
+
   /** Bootstrap-Delete (Core 1.1 §5.2.7.5). */
   delete(path: LwM2MPath): DeleteOutcome {
     const level = pathLevel(path);
@@ -104,7 +144,7 @@ export class ClientObjectStore {
     if (level !== 'instance') return 'bad-path';
     const instances = this.#objects.get(objectId);
     if (instances === undefined || !instances.has(path.instanceId!)) return 'not-found';
-    if (this.#isProtected(objectId, path.instanceId!)) return 'protected';
+    if (this.#isProtected(objectId, path.instanceId!) && !this.#isReplacedBootstrapAccount(objectId, path.instanceId!)) return 'protected';
     instances.delete(path.instanceId!);
     return 'deleted';
   }
@@ -185,7 +225,8 @@ export class ClientObjectStore {
       for (const written of object.instances) {
         this.#unmarkSmartcard(object.id, written.id);
         const existing = instances.get(written.id);
-        instances.set(written.id, existing === undefined ? written : mergeInstance(existing, written, resourceInstanceLevel));
+        if (existing === undefined) this.#put(object.id, written);
+        else instances.set(written.id, mergeInstance(existing, written, resourceInstanceLevel));
       }
     }
   }
@@ -201,7 +242,8 @@ export class ClientObjectStore {
       const instances = this.#instances(object.id);
       for (const instance of object.instances) {
         this.#unmarkSmartcard(object.id, instance.id);
-        instances.set(instance.id, instance);
+        if (instances.has(instance.id)) instances.set(instance.id, instance);
+        else this.#put(object.id, instance);
       }
     }
   }
@@ -233,11 +275,10 @@ export class ClientObjectStore {
 
   /**
    * The check a client makes on Bootstrap-Finish: a diagnostic when the configuration is not
-   * usable (no Server Account, or more than one Bootstrap-Server Account), undefined when it is.
+   * usable (no Server Account), undefined when it is. Two Bootstrap-Server Accounts are usable:
+   * a replacement is written beside the original, which its first session purges.
    */
   finishDiagnostic(): string | undefined {
-    const bootstrapAccounts = [...(this.#objects.get(SECURITY)?.values() ?? [])].filter(isBootstrapAccount);
-    if (bootstrapAccounts.length > 1) return `${bootstrapAccounts.length} Bootstrap-Server Accounts; at most one is allowed`;
     if (this.serverAccounts().length > 0) return undefined;
     const ssids = this.#securityInstances().map(([, instance]) => integer(instance, SecurityResource.SHORT_SERVER_ID));
     if (ssids.length === 0) return 'no Server Account: no Security instance other than the Bootstrap-Server Account';
@@ -310,13 +351,33 @@ export class ClientObjectStore {
     }
   }
 
+  /** Every Bootstrap-Server Account (and its OSCORE instance) and the Device object. */
   #isProtected(objectId: number, instanceId: number): boolean {
     if (objectId === DEVICE) return true;
-    const bootstrapId = this.bootstrapServerInstanceId();
-    if (bootstrapId === undefined) return false;
-    if (objectId === SECURITY) return instanceId === bootstrapId;
-    if (objectId === OSCORE) return linksTo(this.instance(SECURITY, bootstrapId)!, instanceId);
+    const accounts = this.bootstrapServerInstanceIds();
+    if (objectId === SECURITY) return accounts.includes(instanceId);
+    if (objectId === OSCORE) return accounts.some((id) => linksTo(this.instance(SECURITY, id)!, instanceId));
     return false;
+  }
+
+  /**
+   * An explicit Delete of a Bootstrap-Server Account that is not the session's own, while another
+   * remains: the purge of a replaced account by the new Bootstrap-Server (see the class comment).
+   */
+  #isReplacedBootstrapAccount(objectId: number, instanceId: number): boolean {
+    if (objectId !== SECURITY || this.#sessionAccountId === undefined || instanceId === this.#sessionAccountId) return false;
+    const instance = this.instance(SECURITY, instanceId);
+    const session = this.instance(SECURITY, this.#sessionAccountId);
+    return instance !== undefined && isBootstrapAccount(instance) && session !== undefined && isBootstrapAccount(session);
+  }
+
+  #put(objectId: number, instance: InstanceNode): void {
+    this.#instances(objectId).set(instance.id, instance);
+    if (objectId === SECURITY) this.#securityCreated.set(instance.id, this.#creations++);
+  }
+
+  #createdAt(securityInstanceId: number): number {
+    return this.#securityCreated.get(securityInstanceId) ?? -1;
   }
 
   #instances(objectId: number): Map<number, InstanceNode> {

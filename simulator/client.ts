@@ -309,6 +309,7 @@ export class SimulatedClient {
     const idleMs = this.#options.timeouts?.bootstrapIdleMs ?? DEFAULT_BOOTSTRAP_IDLE_MS;
     const responder = this.#responder();
     responder.steps.push('listen');
+    if (this.#options.bootstrapPsk === undefined) this.#store.beginBootstrapSession();
     const transport = this.#options.bootstrapPsk === undefined
       ? await CoapTransport.open({ host: isIPv6(server.host) ? '::' : '0.0.0.0', port: this.#options.listenPort ?? 0, transmission: this.#transmission })
       : await this.#openBootstrap(responder);
@@ -479,7 +480,7 @@ export class SimulatedClient {
   /** Plain UDP, or a DTLS session (its handshake a step of its own) when a PSK is configured. */
   async #openBootstrap(responder: BootstrapResponder): Promise<CoapTransport> {
     const server = this.#options.bootstrapServer;
-    const psk = this.#options.bootstrapPsk;
+    const psk = this.#sessionPsk();
     let transport: CoapTransport;
     if (psk === undefined) {
       transport = await CoapTransport.forPeer(server, this.#transmission);
@@ -497,6 +498,21 @@ export class SimulatedClient {
     }
     this.#transports.add(transport);
     return transport;
+  }
+
+  /**
+   * The PSK of the Bootstrap-Server Account this session runs over: the newest one the client
+   * holds (a replacement written by the last bootstrap), else the factory one; none for NoSec.
+   * The server address stays the configured one: a replacement names the same Bootstrap-Server.
+   */
+  #sessionPsk(): BootstrapPsk | undefined {
+    const factory = this.#options.bootstrapPsk;
+    const accountId = this.#store.beginBootstrapSession();
+    // A client set up for NoSec (its address a coap:// port) keeps to it.
+    if (factory === undefined || accountId === undefined) return factory;
+    const psk = this.#store.pskOf(accountId);
+    if (psk === undefined) return factory;
+    return { identity: new TextDecoder().decode(psk.identity), key: psk.key, ...(factory?.ciphers === undefined ? {} : { ciphers: factory.ciphers }) };
   }
 
   async #close(transport: CoapTransport): Promise<void> {

@@ -51,7 +51,8 @@ export const lifecycleRecordSchema = z.strictObject({
   bootstrapNeeded: z.strictObject({ reason: bootstrapNeededReason, since: ourTime }).optional(),
   /**
    * The Bootstrap-Server account replacing a low-entropy one, from the bootstrap that wrote it
-   * until that bootstrap succeeds and promotes it (promotePendingAccount). Holds the fresh key.
+   * until the new account's own first session has deleted the original instance (it is the only
+   * record of which instance that is). Holds the fresh key: never print it.
    */
   pendingAccount: pendingAccountSchema.optional(),
   /** Card changes seen, oldest first, for `SimChanged` and for an operator asking why. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { handleUplink, ContractError, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
 import { bootstrapPlanSchema } from '../../shared/bootstrap/plan.ts';
@@ -32,7 +33,7 @@ describe('bootstrap backend', () => {
     await store.putDevice({ ...device('keyed', 'psk'), serverCredentials: pskServerCredentials });
     await store.putProfile({ ...nosecProfile('psk-lab', 5685), servers: (await store.getProfile('psk'))!.servers, allowSecretsOverNoSec: true });
     await store.putDevice({ ...device('keyed-lab', 'psk-lab'), serverCredentials: pskServerCredentials });
-    await store.putDevice({ ...device('dtls', 'fleet'), bootstrapCredentials: { securityMode: 'psk', identity: 'dtls-id', secretKey: '00112233445566778899aabbccddeeff' } });
+    await store.putDevice({ ...device('dtls', 'fleet'), bootstrapCredentials: { securityMode: 'psk', identity: 'dtls-id', secretKey: randomBytes(16).toString('hex') } });
     deps = { store, newSessionId: () => `session-${++sessions}`, now: () => new Date('2026-11-23T12:00:01.000Z') };
     close = async () => {
       client.destroy();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
@@ -80,7 +80,8 @@ function probeHealth(port: number): Promise<string> {
 /** A PSK device: its Bootstrap-Server account is DTLS with this identity and key. */
 const PSK_ENDPOINT = 'gw-cli-psk';
 const PSK_IDENTITY = 'gw-cli-psk-identity';
-const PSK_KEY_TEXT = 'gw-cli-psk-secret';
+// A high-entropy key as text (coap-client's -k takes text): a low one would be replaced, and this profile has no Bootstrap-Server to replace it with.
+const PSK_KEY_TEXT = randomBytes(24).toString('base64url');
 
 /** The AWS SDK's standard environment, pointed at dynalite: what the ECS task role gives on AWS. */
 function awsEnvFor(endpoint: string): Record<string, string> {

@@ -93,7 +93,7 @@ describe('lwm2m-bs serve and simulate as processes', () => {
     // The quick start's DTLS device, as the README shows it, over libcoap's OpenSSL client.
     const coapsPort = Number(/coaps \(DTLS 1\.2, PSK\) on udp [^\n]*?:(\d+)/.exec(first.output())![1]);
     const packFile = join(dataDir, 'dtls-client.json');
-    await promisify(execFile)('coap-client-openssl', ['-B', '4', '-u', 'dtls-client', '-k', 'quickstart-dtls-key', '-m', 'get', '-A', '110', '-o', packFile, `coaps://127.0.0.1:${coapsPort}/bspack`], { timeout: 10_000 });
+    await promisify(execFile)('coap-client-openssl', ['-B', '4', '-u', 'dtls-client', '-k', 'quickstart-dtls-key-7Hq9ZkP2mW4xR8vN', '-m', 'get', '-A', '110', '-o', packFile, `coaps://127.0.0.1:${coapsPort}/bspack`], { timeout: 10_000 });
     const pack = JSON.parse(await readFile(packFile, 'utf8')) as { bn?: string; n?: string; vs?: string }[];
     assert.ok(pack.some((record) => record.vs === `coap://127.0.0.1:${demoPort}`), 'the pack holds the LwM2M server account');
 

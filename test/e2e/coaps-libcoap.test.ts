@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +15,11 @@ import { device, eventually, nosecProfile } from './fixtures.ts';
 
 const run = promisify(execFile);
 
-/** libcoap takes the key as text (`-k`): the device's key is that text's bytes. */
-const KEY_TEXT = 'coaps-interop-key-0123';
+/**
+ * libcoap takes the key as text (`-k`): the device's key is that text's bytes. Random text, so
+ * the key is high entropy: a low one would be replaced, which these profiles cannot do.
+ */
+const KEY_TEXT = randomBytes(24).toString('base64url');
 const KEY_HEX = Buffer.from(KEY_TEXT).toString('hex');
 
 // libcoap's clients over two independent DTLS stacks (Debian libcoap3-bin, installed by .ci/run).
