@@ -1,27 +1,23 @@
-import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { EventBus } from 'aws-cdk-lib/aws-events';
-import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Key } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Code, Function as LambdaFunction, LoggingFormat, Runtime, Tracing, type FunctionProps, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Function as LambdaFunction, IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { IDENTITY_INDEX } from '../../server/store/table.ts';
 import { downlinkTopicPattern } from '../topics.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
+import { nodeFunction } from './node-function.ts';
 import type { Scheduler } from './scheduler.ts';
 
-export const SERVICE_NAME = 'lwm2m-bs';
-export const METRICS_NAMESPACE = 'Lwm2mBootstrap';
+export { METRICS_NAMESPACE, SERVICE_NAME } from './node-function.ts';
 
 /** How cdk-nag names the downlink topic ARN pattern in its findings. */
 const DOWNLINK_TOPICS_NAG = `arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/${downlinkTopicPattern('*')}`;
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The Lambda entry points, one per trigger; written next to this stack in `functions/`. */
 export const ENTRY = {
@@ -59,7 +55,7 @@ export class Functions extends Construct {
 
     this.uplinkFailures = new DeadLetterQueue(this, 'UplinkFailures', 'the gateway-uplink function (asynchronous invocations from the IoT rule)');
 
-    this.gatewayUplink = this.nodeFunction('GatewayUplink', ENTRY.gatewayUplink, props.skipBundling, {
+    this.gatewayUplink = nodeFunction(this, 'GatewayUplink', ENTRY.gatewayUplink, props.skipBundling, {
       description: 'lwm2m-bs: bootstrap backend for uplinks from gateways (IoT topic rule)',
       timeout: Duration.seconds(10),
       environment: {
@@ -90,7 +86,7 @@ export class Functions extends Construct {
     }
     this.gatewayUplink.addToRolePolicy(new PolicyStatement({ actions: ['events:PutEvents'], resources: [props.bus.eventBusArn] }));
 
-    this.adminApi = this.nodeFunction('AdminApi', ENTRY.adminApi, props.skipBundling, {
+    this.adminApi = nodeFunction(this, 'AdminApi', ENTRY.adminApi, props.skipBundling, {
       description: 'lwm2m-bs: admin API (profiles, devices, import, status)',
       // API Gateway gives up after 30 s.
       timeout: Duration.seconds(29),
@@ -130,55 +126,5 @@ export class Functions extends Construct {
     this.gatewayUplink.addEnvironment(PURGE_SCHEDULER_ENV.roleArn, scheduler.executionRole.roleArn);
     this.gatewayUplink.addEnvironment(PURGE_SCHEDULER_ENV.deadLetterArn, scheduler.failures.queue.queueArn);
     scheduler.grantManagePurges(this.gatewayUplink);
-  }
-
-  private nodeFunction(id: string, entry: string, skipBundling: boolean, props: Partial<FunctionProps> & Pick<FunctionProps, 'timeout' | 'environment'>): LambdaFunction {
-    const logGroup = new LogGroup(this, `${id}Logs`, { retention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
-    // A role of our own: the default one carries the managed AWSLambdaBasicExecutionRole,
-    // which may write to every log group in the account.
-    const role = new Role(this, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
-    role.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-    const common = {
-      ...props,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 512,
-      tracing: Tracing.ACTIVE,
-      logGroup,
-      loggingFormat: LoggingFormat.JSON,
-      role,
-      environment: {
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
-      },
-    };
-    if (skipBundling) {
-      return new LambdaFunction(this, id, {
-        ...common,
-        handler: 'index.handler',
-        code: Code.fromInline(`exports.handler = async () => { throw new Error('placeholder for ${entry}: synthesized with ${'lwm2m-bs:skipBundling'}'); };`),
-      });
-    }
-    return new NodejsFunction(this, id, {
-      ...common,
-      entry: `${repoRoot}${entry}`,
-      projectRoot: repoRoot,
-      depsLockFilePath: `${repoRoot}package-lock.json`,
-      handler: 'handler',
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Some dependencies still call require(); ESM output has none unless we make one.
-        banner: "import { createRequire as __lwm2mCreateRequire } from 'node:module'; const require = __lwm2mCreateRequire(import.meta.url);",
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle the AWS SDK too: the version we test is the version that runs.
-        externalModules: [],
-      },
-    });
   }
 }

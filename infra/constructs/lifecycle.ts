@@ -1,25 +1,21 @@
-import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, type EventBus } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { Key } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Code, Function as LambdaFunction, LoggingFormat, Runtime, Tracing, type FunctionProps } from 'aws-cdk-lib/aws-lambda';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ATTACH_DETAIL_TYPE, DEFAULT_GATEWAY_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { IDENTITY_INDEX, ITEM_KIND } from '../../server/store/table.ts';
 import { downlinkTopicPattern } from '../topics.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME } from './functions.ts';
+import { nodeFunction } from './node-function.ts';
 import type { Scheduler } from './scheduler.ts';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export const LIFECYCLE_ENTRY = {
   attach: 'functions/attach.ts',
@@ -91,7 +87,7 @@ export class Lifecycle extends Construct {
       targets: [new SqsQueue(this.attachQueue, { deadLetterQueue: this.attachFailures.queue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
     });
 
-    this.attach = lifecycleFunction(this, 'Attach', LIFECYCLE_ENTRY.attach, props.skipBundling, {
+    this.attach = nodeFunction(this, 'Attach', LIFECYCLE_ENTRY.attach, props.skipBundling, {
       description: 'lwm2m-bs: carrier attach events -> server-initiated bootstrap (SQS)',
       timeout: Duration.seconds(ATTACH_TIMEOUT_SECONDS),
       environment: {
@@ -122,7 +118,7 @@ export class Lifecycle extends Construct {
     }
 
     this.purgeFailures = new DeadLetterQueue(this, 'PurgeInvocationFailures', 'the purge function (asynchronous invocations from EventBridge Scheduler that kept failing)');
-    this.purge = lifecycleFunction(this, 'Purge', LIFECYCLE_ENTRY.purge, props.skipBundling, {
+    this.purge = nodeFunction(this, 'Purge', LIFECYCLE_ENTRY.purge, props.skipBundling, {
       description: 'lwm2m-bs: account-timeout purges (EventBridge Scheduler target)',
       timeout: Duration.seconds(10),
       environment: { TABLE_NAME: table.tableName, EVENT_BUS_NAME: bus.eventBusName },
@@ -143,50 +139,4 @@ export class Lifecycle extends Construct {
     Validations.of(this.attach.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: props.defaultGatewayId !== undefined && props.iotDataEndpoint === undefined ? discovery : xray });
     Validations.of(this.purge.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: xray });
   }
-}
-
-/**
- * A Node.js 24 arm64 function built as Functions builds its own: esbuild ESM bundle with the
- * AWS SDK inside, active tracing, JSON logs in a retained log group, a role of its own with
- * log rights on that group only, and an inline placeholder when bundling is skipped.
- */
-function lifecycleFunction(scope: Construct, id: string, entry: string, skipBundling: boolean, props: Partial<FunctionProps> & Pick<FunctionProps, 'timeout' | 'environment'>): LambdaFunction {
-  const logGroup = new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
-  const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
-  role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
-  const common = {
-    ...props,
-    runtime: Runtime.NODEJS_24_X,
-    architecture: Architecture.ARM_64,
-    memorySize: 512,
-    tracing: Tracing.ACTIVE,
-    logGroup,
-    loggingFormat: LoggingFormat.JSON,
-    role,
-    environment: { POWERTOOLS_SERVICE_NAME: SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, NODE_OPTIONS: '--enable-source-maps', ...props.environment },
-  };
-  if (skipBundling) {
-    return new LambdaFunction(scope, id, {
-      ...common,
-      handler: 'index.handler',
-      code: Code.fromInline(`exports.handler = async () => { throw new Error('placeholder for ${entry}: synthesized with lwm2m-bs:skipBundling'); };`),
-    });
-  }
-  return new NodejsFunction(scope, id, {
-    ...common,
-    entry: `${repoRoot}${entry}`,
-    projectRoot: repoRoot,
-    depsLockFilePath: `${repoRoot}package-lock.json`,
-    handler: 'handler',
-    bundling: {
-      forceDockerBundling: false,
-      format: OutputFormat.ESM,
-      mainFields: ['module', 'main'],
-      banner: "import { createRequire as __lwm2mCreateRequire } from 'node:module'; const require = __lwm2mCreateRequire(import.meta.url);",
-      minify: true,
-      sourceMap: true,
-      sourcesContent: false,
-      externalModules: [],
-    },
-  });
 }
