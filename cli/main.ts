@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isCodecError } from '../shared/errors.ts';
-import { attachCommand, withMarkBootstrap } from './commands/attach.ts';
+import { attachCommand } from './commands/attach.ts';
 import { decodeCommand, encodeCommand, type CommandIO } from './commands/codec.ts';
 import { deviceCommand } from './commands/device.ts';
 import { exportCommand } from './commands/export.ts';
@@ -21,7 +21,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['encode', encodeCommand],
   ['profile', profileCommand],
   // `device mark-bootstrap` writes the lifecycle record, which attach.ts owns with `attach`.
-  ['device', withMarkBootstrap(deviceCommand)],
+  ['device', deviceCommand],
   ['import', importCommand],
   ['status', statusCommand],
   ['attach', attachCommand],

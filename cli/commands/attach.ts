@@ -197,10 +197,3 @@ async function readText(source: string, io: AdminIO): Promise<string> {
     throw new InputError(`cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
 }
-
-/** `device` with `mark-bootstrap` added in front of the entry actions. */
-export function withMarkBootstrap(
-  deviceCommand: (args: string[], io: AdminIO) => Promise<void>,
-): (args: string[], io: AdminIO) => Promise<void> {
-  return (args, io) => (args[0] === 'mark-bootstrap' ? markBootstrapCommand(args.slice(1), io) : deviceCommand(args, io));
-}

@@ -8,10 +8,15 @@ import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConne
 import { invalidDocument, onePositional, printJson, readJsonDocument, remoteAdminApi, SHOW_SECRETS_OPTION, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
 import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
 import { InputError, UsageError } from '../usage.ts';
+import { markBootstrapCommand } from './attach.ts';
 
-/** `lwm2m-bs device put|get|list|delete`: device entries, one at a time (`import` for many), locally or with `--endpoint` through the admin API. */
+/**
+ * `lwm2m-bs device put|get|list|delete|mark-bootstrap`: device entries, one at a time (`import`
+ * for many), locally or with `--endpoint` through the admin API; `mark-bootstrap` is local only.
+ */
 export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpener = openDataDirStore, connect: AdminApiConnector = connectAdminApi): Promise<void> {
   const [action, ...rest] = args;
+  if (action === 'mark-bootstrap') return markBootstrapCommand(rest, io, open);
   const { values, positionals } = parseArgs({
     args: rest,
     options: { ...STORE_OPTIONS, ...SHOW_SECRETS_OPTION, profile: { type: 'string', short: 'p' } },
