@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS, handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
+import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
+import { DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS } from '../../shared/bootstrap/account-replacement-step.ts';
 import type { BootstrapEnded, BootstrapRequested, Downlink } from '../../shared/bootstrap/contract.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';

@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import type { BootstrapBackendDeps, Delivered } from './backend-deps.ts';
+import type { RejectionReason } from './contract.ts';
+import type { DeviceEntry } from './device.ts';
+import { hexToBytes } from './key-bytes.ts';
+import type { BootstrapPlan } from './plan.ts';
+import type { Profile } from './profile.ts';
+import { bootstrapSecurityInstance } from './security-instance.ts';
+import type { BootstrapStore } from './store.ts';
+import { classifyDeviceKey, reasonsText } from './device-key-classification.ts';
+import { treeToJsonView } from '../content/json-view.ts';
+import { LIFECYCLE_WRITE_ATTEMPTS, LifecycleContentionError } from '../lifecycle/attach-processing.ts';
+import { originalAccountDeletes, planAccountReplacement, promotePendingAccount, type PendingAccount } from '../lifecycle/account-replacement.ts';
+import { freshBootstrapPsk, type FreshPsk } from '../lifecycle/fresh-credentials.ts';
+import { emptyLifecycleRecord, type LifecycleRecord } from '../lifecycle/lifecycle-record.ts';
+import { purgeDueAt } from '../lifecycle/purge.ts';
+import { SECURITY_OBJECT } from '../lwm2m/objects/security.ts';
+
+/**
+ * How long the original identity of a replaced account keeps authenticating when the profile
+ * gives its account no timeout: the client then never purges the original by itself, and only
+ * the new account's first session deletes it. A day lets a device that bootstraps daily come
+ * back with its new account before the old key stops working, and bounds how long a leaked
+ * low-entropy key stays useful to a day.
+ */
+export const DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS = 24 * 60 * 60;
+
+// ---- Replacing a low-entropy Bootstrap-Server account (seeds 000 and 002) ----
+//
+// 1. A DTLS Bootstrap-Request authenticated with a low-entropy PSK gets a plan with a second
+//    Bootstrap-Server account holding fresh CSPRNG credentials; they are kept as the lifecycle's
+//    `pendingAccount`. A session that fails leaves them there, and the next attempt writes the
+//    same ones again: the device never receives two different new keys.
+// 2. When that session succeeds, the fresh account becomes the device's credential and the
+//    original retires; its purge (reason 'replaced') is scheduled. The pending record stays: it
+//    is the only place that remembers where the original account is on the device.
+// 3. The new account's first session (a request authenticated with it while the record is
+//    there) deletes the original instance and rewrites the new account; its success clears the
+//    record.
+
+const SECURITY = SECURITY_OBJECT.id;
+
+/**
+ * The plan to serve, or why the request is refused. `pending` is set when the plan carries a
+ * replacement step (the new account, or the original's deletion): the session id must then be
+ * replacementSessionId's, by which bootstrap-ended knows what the session delivered.
+ */
+export type AccountReplacement =
+  | { readonly plan: BootstrapPlan; readonly pending?: PendingAccount; readonly refusal?: undefined }
+  | { readonly refusal: { readonly reason: RejectionReason; readonly detail: string } };
+
+/**
+ * Applies the replacement to a compiled plan; for every way a bootstrap is planned (a
+ * Bootstrap-Request here, a Server Initiated Bootstrap alike), so each serves the same steps.
+ */
+export async function replaceLowEntropyAccount(
+  deps: BootstrapBackendDeps,
+  device: DeviceEntry,
+  profile: Profile,
+  plan: BootstrapPlan,
+  request: { readonly transport: 'udp' | 'dtls'; readonly kind: 'bs' | 'bspack' },
+): Promise<AccountReplacement> {
+  const credentials = device.bootstrapCredentials;
+  // Over NoSec a fresh key would travel in clear; such a request was refused already or has no key.
+  if (request.transport !== 'dtls' || credentials?.securityMode !== 'psk' || credentials.secretKey === undefined) return { plan };
+  const lifecycle = await deps.store.getLifecycle(device.endpoint);
+  const pending = lifecycle?.pendingAccount;
+  if (pending !== undefined && pending.identity === credentials.identity) {
+    if (request.kind === 'bspack') return packRefusal('the new Bootstrap-Server account deletes the original one in its first session');
+    return { plan: newAccountFirstSession(plan, pending, profile, device), pending };
+  }
+  const classification = classifyDeviceKey(device);
+  if (classification?.entropy !== 'low') return { plan };
+  const why = reasonsText(classification);
+  if (profile.bootstrapServer === undefined) {
+    if (profile.allowNoBootstrapAccount === true) return { plan };
+    return {
+      refusal: {
+        reason: 'invalid-configuration',
+        detail: `the Bootstrap-Server account key is low entropy (${why}) and profile ${profile.name} sets no bootstrapServer to write its replacement with; set bootstrapServer, or allowNoBootstrapAccount to bootstrap the device without replacing it`,
+      },
+    };
+  }
+  if (request.kind === 'bspack') return packRefusal(`the Bootstrap-Server account key is low entropy (${why}) and is replaced`);
+  try {
+    return await planReplacement(device, profile, plan, lifecycle, deps);
+  } catch (error) {
+    // planAccountReplacement's refusals name profile fields and sizes, never key bytes.
+    if (error instanceof RangeError) return { refusal: { reason: 'invalid-configuration', detail: error.message } };
+    throw error;
+  }
+}
+
+const REPLACEMENT_TAG_HEX_DIGITS = 12;
+const SESSION_ID_MAX = 64;
+
+/**
+ * A session id that says the session carried a replacement step for `pending`: `bootstrap-ended`
+ * carries no plan, and without this a server-initiated bootstrap that succeeded after the
+ * replacement session failed would promote credentials the device never received, and lock it
+ * out at the original's purge. The tag is a hash of the new PSK identity, not secret.
+ */
+export function replacementSessionId(sessionId: string, pending: PendingAccount): string {
+  const tag = replacementTag(pending);
+  return `${sessionId.slice(0, SESSION_ID_MAX - tag.length)}${tag}`;
+}
+
+function carriesReplacement(sessionId: string, pending: PendingAccount): boolean {
+  return sessionId.endsWith(replacementTag(pending));
+}
+
+function replacementTag(pending: PendingAccount): string {
+  return `.r${createHash('sha256').update(pending.identity, 'utf8').digest('hex').slice(0, REPLACEMENT_TAG_HEX_DIGITS)}`;
+}
+
+/** 4.06 to a Bootstrap-Pack-Request: the client falls back to a Bootstrap-Request session. */
+function packRefusal(why: string): AccountReplacement {
+  return { refusal: { reason: 'not-acceptable', detail: `${why} in a Bootstrap-Request session (/bs), which a Bootstrap-Pack cannot hold` } };
+}
+
+/**
+ * The plan with the replacement account, and its pending record stored under the lifecycle's
+ * condition. Pending credentials written for this original account are reused; a record that
+ * changed meanwhile (a concurrent request minted first) is read again and reused in turn.
+ */
+async function planReplacement(device: DeviceEntry, profile: Profile, plan: BootstrapPlan, read: LifecycleRecord | undefined, deps: BootstrapBackendDeps): Promise<AccountReplacement> {
+  let stored = read;
+  for (let attempt = 0; attempt < LIFECYCLE_WRITE_ATTEMPTS; attempt += 1) {
+    const reusable = stored?.pendingAccount?.originalIdentity === device.bootstrapCredentials?.identity ? stored?.pendingAccount : undefined;
+    const fresh = reusable === undefined ? await mintUnique(device, deps) : { identity: reusable.identity, key: hexToBytes(reusable.secretKey) };
+    const replacement = planAccountReplacement({ plan, device, profile, fresh, now: deps.now() });
+    if (replacement === undefined) return { plan };
+    const pending = reusable === undefined ? replacement.pending : { ...replacement.pending, createdAt: reusable.createdAt };
+    if (reusable !== undefined && samePendingAccount(reusable, pending)) return { plan: replacement.plan, pending };
+    const next: LifecycleRecord = { ...(stored ?? emptyLifecycleRecord()), pendingAccount: pending };
+    if (await deps.store.putLifecycle(device.endpoint, next, stored ?? null)) return { plan: replacement.plan, pending };
+    stored = await deps.store.getLifecycle(device.endpoint);
+  }
+  throw new LifecycleContentionError(device.endpoint);
+}
+
+/** How often an identity is drawn again when the store already has it (64 random bits: never, in practice). */
+const FRESH_IDENTITY_DRAWS = 3;
+
+async function mintUnique(device: DeviceEntry, deps: BootstrapBackendDeps): Promise<FreshPsk> {
+  const mint = deps.freshPsk ?? freshBootstrapPsk;
+  for (let draw = 0; draw < FRESH_IDENTITY_DRAWS; draw += 1) {
+    const fresh = mint({ endpoint: device.endpoint, device: { endpoint: device.endpoint, identities: device.identities } });
+    const owner = (await deps.store.findDevice('pskIdentity', fresh.identity)) ?? (await deps.store.findDevice('retiringPskIdentity', fresh.identity));
+    if (owner === undefined) return fresh;
+  }
+  throw new Error(`no unused PSK identity for the replacement account of ${device.endpoint} in ${FRESH_IDENTITY_DRAWS} draws`);
+}
+
+function samePendingAccount(a: PendingAccount, b: PendingAccount): boolean {
+  return a.identity === b.identity && a.secretKey === b.secretKey && a.instanceId === b.instanceId && a.originalInstanceId === b.originalInstanceId;
+}
+
+/**
+ * The new account's first session: the original instance is deleted, and the new account is
+ * rewritten where it was written, with an Account Timeout of 0. The profile's timeout was for
+ * the original; on the new account the client would purge its last Bootstrap-Server account.
+ * Bootstrap-Discover lists two Bootstrap-Server accounts here, which names neither (see
+ * bootstrapServerInstanceIds), so both paths are sent as recorded; a client whose own timer
+ * already purged the original answers the delete 4.04, which a delete takes as done.
+ */
+export function newAccountFirstSession(plan: BootstrapPlan, pending: PendingAccount, profile: Profile, device: DeviceEntry): BootstrapPlan {
+  const deletes = [...plan.deletes, originalAccountDeletes(pending)];
+  const options = profile.bootstrapServer;
+  if (options === undefined) return { ...plan, deletes };
+  const account = bootstrapSecurityInstance({ ...options, instanceId: pending.instanceId, accountTimeout: 0 }, device.bootstrapCredentials);
+  return { ...plan, deletes, bootstrapServerWrite: { path: `/${SECURITY}/${pending.instanceId}`, values: treeToJsonView([{ id: SECURITY, instances: [account] }]) } };
+}
+
+/**
+ * What a successful session does to a replacement under way; returns the plan whose
+ * Bootstrap-Server write the account-timeout purge goes by, or undefined when the purge is
+ * already settled here.
+ */
+export async function accountReplacementStep(
+  deps: BootstrapBackendDeps,
+  sessionId: string,
+  endedAt: string,
+  delivered: Delivered,
+  pending: PendingAccount | undefined,
+): Promise<BootstrapPlan | undefined> {
+  const { device, profile, plan } = delivered;
+  const current = device.bootstrapCredentials;
+  // A session planned without the replacement step (one that ran before it, a server-initiated
+  // one planned elsewhere) delivered none of it: the record waits for one that did.
+  if (pending === undefined || current?.securityMode !== 'psk' || !carriesReplacement(sessionId, pending)) return plan;
+  if (current.identity === pending.originalIdentity) {
+    // The session that wrote the new account: it becomes the device's, the original retires.
+    // Its purge has the name the original's account-timeout purge would have, and replaces it.
+    await deps.store.putDevice(promotePendingAccount(device, pending, new Date(endedAt)));
+    await scheduleReplacedPurge(deps, sessionId, endedAt, device.endpoint, pending, profile);
+    return undefined;
+  }
+  if (current.identity !== pending.identity) return plan;
+  await clearPendingAccount(deps.store, device.endpoint, pending);
+  return newAccountFirstSession(plan, pending, profile, device);
+}
+
+/**
+ * The original identity stops authenticating at finish + the profile's Account Timeout, when the
+ * client purges the original itself (Core E.1, /0/x/12); without one, after a day (see
+ * DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS).
+ */
+async function scheduleReplacedPurge(deps: BootstrapBackendDeps, sessionId: string, endedAt: string, endpoint: string, pending: PendingAccount, profile: Profile): Promise<void> {
+  if (deps.purges === undefined) return;
+  const timeout = profile.bootstrapServer?.accountTimeout;
+  const seconds = timeout !== undefined && timeout > 0 ? timeout : DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS;
+  await deps.purges.schedule({
+    endpoint,
+    securityInstanceId: pending.originalInstanceId,
+    ...(pending.originalIdentity !== undefined && { pskIdentity: pending.originalIdentity }),
+    reason: 'replaced',
+    dueAt: purgeDueAt(endedAt, seconds),
+    scheduledAt: deps.now().toISOString(),
+    bootstrapSessionId: sessionId,
+  });
+}
+
+async function clearPendingAccount(store: BootstrapStore, endpoint: string, pending: PendingAccount): Promise<void> {
+  for (let attempt = 0; attempt < LIFECYCLE_WRITE_ATTEMPTS; attempt += 1) {
+    const stored = await store.getLifecycle(endpoint);
+    if (stored?.pendingAccount?.identity !== pending.identity) return;
+    const next: LifecycleRecord = { ...stored };
+    delete next.pendingAccount;
+    if (await store.putLifecycle(endpoint, next, stored)) return;
+  }
+  throw new LifecycleContentionError(endpoint);
+}

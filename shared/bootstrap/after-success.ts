@@ -1,0 +1,72 @@
+import type { PlanWrite } from './plan.ts';
+import type { DeviceEntry } from './device.ts';
+import type { BootstrapBackendDeps, Delivered } from './backend-deps.ts';
+import { accountReplacementStep } from './account-replacement-step.ts';
+import { onBootstrapSucceeded } from '../lifecycle/attach-processing.ts';
+import type { LifecycleRecord } from '../lifecycle/lifecycle-record.ts';
+import { purgeDueAt } from '../lifecycle/purge.ts';
+import { SecurityResource } from '../lwm2m/objects/security.ts';
+
+/**
+ * A bootstrap succeeded: its lifecycle mark is cleared, an account replacement moves on a step
+ * (see accountReplacementStep), and the account timeout it wrote becomes a pending purge. All
+ * are idempotent, so a redelivered `bootstrap-ended` is harmless.
+ */
+export async function afterSuccess(deps: BootstrapBackendDeps, sessionId: string, endedAt: string, delivered: Delivered): Promise<void> {
+  const { store } = deps;
+  const { device, profile } = delivered;
+  let lifecycle: LifecycleRecord | undefined;
+  // The device and profile were just read: onBootstrapSucceeded gets them without a second read,
+  // and the lifecycle record it reads tells whether a replacement is under way.
+  await onBootstrapSucceeded(
+    {
+      getLifecycle: async (endpoint) => (lifecycle = await store.getLifecycle(endpoint)),
+      putLifecycle: (...args) => store.putLifecycle(...args),
+      getDeviceWithProfile: () => Promise.resolve({ device, profile }),
+    },
+    device.endpoint,
+    endedAt,
+  );
+  const plan = await accountReplacementStep(deps, sessionId, endedAt, delivered, lifecycle?.pendingAccount);
+  if (plan === undefined) return;
+  await scheduleAccountPurge(deps, sessionId, endedAt, device, plan.bootstrapServerWrite);
+}
+
+/**
+ * The client deletes its Bootstrap-Server account once the Account Timeout (/0/x/12) written
+ * with it runs out (Core E.1), so the server stops taking its credential then too. A plan that
+ * rewrites the account without a timeout (or with 0, "never") cancels the purge an earlier
+ * bootstrap scheduled; one with a timeout replaces it, as the client restarts its timer on the
+ * new write. A plan that leaves the account alone leaves its purge alone.
+ *
+ * The instance is the plan's: the session may move the write to the instance Discover reports,
+ * but the schedule name only needs to be the same for every bootstrap of the account, and the
+ * server-side revocation goes by PSK identity.
+ */
+async function scheduleAccountPurge(deps: BootstrapBackendDeps, sessionId: string, endedAt: string, device: DeviceEntry, account: PlanWrite | undefined): Promise<void> {
+  if (deps.purges === undefined || account === undefined) return;
+  const securityInstanceId = Number(account.path.split('/')[2]);
+  const timeout = accountTimeoutOf(account);
+  if (timeout === undefined || timeout <= 0) {
+    await deps.purges.cancel(device.endpoint, securityInstanceId);
+    return;
+  }
+  const credentials = device.bootstrapCredentials;
+  await deps.purges.schedule({
+    endpoint: device.endpoint,
+    securityInstanceId,
+    ...(credentials?.securityMode === 'psk' && credentials.identity !== undefined && { pskIdentity: credentials.identity }),
+    reason: 'account-timeout',
+    dueAt: purgeDueAt(endedAt, timeout),
+    scheduledAt: deps.now().toISOString(),
+    bootstrapSessionId: sessionId,
+  });
+}
+
+/** /0/x/12 as the JSON view of the write holds it: bare, or tagged `{ integer }`. */
+function accountTimeoutOf(write: PlanWrite): number | undefined {
+  const value = write.values[`${write.path}/${SecurityResource.BOOTSTRAP_SERVER_ACCOUNT_TIMEOUT}`];
+  if (typeof value === 'number') return value;
+  const tagged = typeof value === 'object' ? (value.integer ?? value.unsigned) : undefined;
+  return tagged === undefined ? undefined : Number(tagged);
+}
