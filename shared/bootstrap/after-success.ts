@@ -2,32 +2,42 @@ import type { PlanWrite } from './plan.ts';
 import type { DeviceEntry } from './device.ts';
 import type { BootstrapBackendDeps, Delivered } from './backend-deps.ts';
 import { accountReplacementStep } from './account-replacement-step.ts';
+import { promoteServerCredentials } from './server-credential-step.ts';
 import { onBootstrapSucceeded } from '../lifecycle/attach-processing.ts';
 import type { LifecycleRecord } from '../lifecycle/lifecycle-record.ts';
 import { purgeDueAt } from '../lifecycle/purge.ts';
 import { SecurityResource } from '../lwm2m/objects/security.ts';
 
 /**
- * A bootstrap succeeded: its lifecycle mark is cleared, an account replacement moves on a step
+ * A bootstrap succeeded: minted server credentials become the device's (see
+ * promoteServerCredentials), its lifecycle mark is cleared, an account replacement moves on a step
  * (see accountReplacementStep), and the account timeout it wrote becomes a pending purge. All
  * are idempotent, so a redelivered `bootstrap-ended` is harmless.
  */
 export async function afterSuccess(deps: BootstrapBackendDeps, sessionId: string, endedAt: string, delivered: Delivered): Promise<void> {
   const { store } = deps;
-  const { device, profile } = delivered;
+  const { profile } = delivered;
   let lifecycle: LifecycleRecord | undefined;
+  let device = delivered.device;
+  if (profile.mintServerCredentials === true) {
+    // First, so that the fingerprint recorded below is that of the credentials the device now
+    // holds: taken from the entry before, every attach would find it changed and bootstrap again.
+    lifecycle = await store.getLifecycle(device.endpoint);
+    device = await promoteServerCredentials(deps, sessionId, endedAt, device, lifecycle?.pendingServerCredentials);
+  }
   // The device and profile were just read: onBootstrapSucceeded gets them without a second read,
   // and the lifecycle record it reads tells whether a replacement is under way.
+  const current = device;
   await onBootstrapSucceeded(
     {
       getLifecycle: async (endpoint) => (lifecycle = await store.getLifecycle(endpoint)),
       putLifecycle: (...args) => store.putLifecycle(...args),
-      getDeviceWithProfile: () => Promise.resolve({ device, profile }),
+      getDeviceWithProfile: () => Promise.resolve({ device: current, profile }),
     },
     device.endpoint,
     endedAt,
   );
-  const plan = await accountReplacementStep(deps, sessionId, endedAt, delivered, lifecycle?.pendingAccount);
+  const plan = await accountReplacementStep(deps, sessionId, endedAt, { ...delivered, device }, lifecycle?.pendingAccount);
   if (plan === undefined) return;
   await scheduleAccountPurge(deps, sessionId, endedAt, device, plan.bootstrapServerWrite);
 }

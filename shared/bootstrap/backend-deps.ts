@@ -1,5 +1,7 @@
 import type { FreshPsk, FreshPskOptions } from '../lifecycle/fresh-credentials.ts';
 import type { PurgeScheduler } from '../lifecycle/purge.ts';
+import type { LifecycleEventSink } from '../lifecycle/lifecycle-events.ts';
+import type { FreshServerPskSource, KeySealer } from '../lifecycle/server-credentials.ts';
 import type { BootstrapStore } from './store.ts';
 import type { DeviceEntry } from './device.ts';
 import type { BootstrapPlan } from './plan.ts';
@@ -24,6 +26,16 @@ export interface BootstrapBackendDeps {
    * (freshBootstrapPsk, node:crypto's CSPRNG, by default); tests pass a predictable one.
    */
   readonly freshPsk?: (options: FreshPskOptions) => FreshPsk;
+  /** Mints LwM2M Server credentials for profiles with mintServerCredentials (freshServerPsk by default). */
+  readonly freshServerPsk?: FreshServerPskSource;
+  /**
+   * Where a success tells the LwM2M server side of the credentials it delivered
+   * (ServerCredentialsIssued): EventBridge on AWS, the log locally. Absent, the store is the
+   * only channel.
+   */
+  readonly events?: LifecycleEventSink;
+  /** Seals the keys those events carry (KMS on AWS); absent, the events carry no key. */
+  readonly keySealer?: KeySealer;
 }
 
 /** What a successful session delivered: the entries it was planned from and the plan. */

@@ -16,7 +16,9 @@ import type { BootstrapPlan } from './plan.ts';
 import type { Profile } from './profile.ts';
 import type { BootstrapBackendDeps } from './backend-deps.ts';
 import { afterSuccess } from './after-success.ts';
-import { replaceLowEntropyAccount, replacementSessionId } from './account-replacement-step.ts';
+import { replaceLowEntropyAccount } from './account-replacement-step.ts';
+import { planServerCredentials } from './server-credential-step.ts';
+import { taggedSessionId } from './session-tags.ts';
 import { keptLowEntropyNote } from './device-key-classification.ts';
 
 export type { BootstrapBackendDeps } from './backend-deps.ts';
@@ -61,7 +63,9 @@ async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackend
     return rejectAndRecord(request, device, deps, 'insecure-transport', `the device bootstraps with ${bootstrapMode}, the request came over NoSec`);
   }
   try {
-    const replacement = await replaceLowEntropyAccount(deps, device, profile, compileBootstrapPlan(profile, device), request);
+    const serverCredentials = await planServerCredentials(deps, profile, device);
+    const compiled = compileBootstrapPlan(profile, serverCredentials.device);
+    const replacement = await replaceLowEntropyAccount(deps, device, profile, compiled, request);
     if (replacement.refusal !== undefined) return rejectAndRecord(request, device, deps, replacement.refusal.reason, replacement.refusal.detail);
     const { plan } = replacement;
     if (request.transport !== 'dtls' && profile.allowSecretsOverNoSec !== true && planCarriesSecrets(plan)) {
@@ -73,7 +77,7 @@ async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackend
         'the plan carries secret keys and the request came over NoSec (profile allowSecretsOverNoSec is off)',
       );
     }
-    const sessionId = replacement.pending === undefined ? deps.newSessionId() : replacementSessionId(deps.newSessionId(), replacement.pending);
+    const sessionId = taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement.pending);
     if (request.kind === 'bspack') {
       // A pack is one request and one answer: record it now and spare the gateway a second
       // call (on AWS, a second invocation and two more IoT messages per bootstrap).

@@ -1,5 +1,8 @@
 import type { BootstrapNeededReason } from '../lifecycle/lifecycle-record.ts';
-import type { BootstrapBackendDeps } from './backend.ts';
+import type { BootstrapBackendDeps } from './backend-deps.ts';
+import { replaceLowEntropyAccount } from './account-replacement-step.ts';
+import { planServerCredentials } from './server-credential-step.ts';
+import { taggedSessionId } from './session-tags.ts';
 import { compileBootstrapPlan } from './config.ts';
 import { ConfigurationError } from './configuration-error.ts';
 import { CONTRACT_VERSION, type BootstrapInitiate, type Peer, type RejectionReason } from './contract.ts';
@@ -49,7 +52,12 @@ export async function planServerInitiated(
     return refuse('invalid-configuration', 'the device bootstraps with psk but has no PSK identity');
   }
   try {
-    const plan = compileBootstrapPlan(profile, device);
+    const serverCredentials = await planServerCredentials(deps, profile, device);
+    // The same replacement step as a Bootstrap-Request's: a device reached only by attach
+    // events would otherwise keep its low-entropy account for ever.
+    const replacement = await replaceLowEntropyAccount(deps, device, profile, compileBootstrapPlan(profile, serverCredentials.device), { transport, kind: 'bs' });
+    if (replacement.refusal !== undefined) return refuse(replacement.refusal.reason, replacement.refusal.detail);
+    const { plan } = replacement;
     // Over DTLS the keys travel inside the session the device opened; whether the gateway holds
     // one is only known there, and it records 'no DTLS session' itself when it does not.
     if (transport === 'udp' && profile.allowSecretsOverNoSec !== true && planCarriesSecrets(plan)) {
@@ -60,7 +68,7 @@ export async function planServerInitiated(
       downlink: {
         v: CONTRACT_VERSION,
         type: 'bootstrap-initiate',
-        sessionId: deps.newSessionId(),
+        sessionId: taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement.pending),
         ...(options.gatewayId !== undefined && { gatewayId: options.gatewayId }),
         endpoint: device.endpoint,
         peer: { address: peer.address, port: peer.port },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { iccid } from '../bootstrap/device.ts';
 import { pendingAccountSchema } from './account-replacement.ts';
 import { ipAddress } from './attach-event.ts';
+import { pendingServerCredentialsSchema } from './server-credential-rotation.ts';
 
 /**
  * What the server remembers about one device between bootstraps (`PK=DEVICE#<ep>`,
@@ -55,6 +56,11 @@ export const lifecycleRecordSchema = z.strictObject({
    * record of which instance that is). Holds the fresh key: never print it.
    */
   pendingAccount: pendingAccountSchema.optional(),
+  /**
+   * LwM2M Server credentials minted for the device (profile mintServerCredentials) that no
+   * successful session has delivered yet. Holds keys: never print it.
+   */
+  pendingServerCredentials: pendingServerCredentialsSchema.optional(),
   /** Card changes seen, oldest first, for `SimChanged` and for an operator asking why. */
   simChanges: z
     .array(z.strictObject({ from: iccid.optional(), to: iccid, at: ourTime }))

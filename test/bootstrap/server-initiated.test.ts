@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
 import { bootstrapInitiateSchema, downlinkSchema, gatewayDownlinkSchema } from '../../shared/bootstrap/contract.ts';
@@ -16,6 +17,9 @@ describe('planServerInitiated', () => {
   let sessions = 0;
   const peer = { address: '192.0.2.7', port: 56830 };
   const key = '00112233445566778899aabbccddeeff';
+  // A key from the CSPRNG classifies high; the sequential one above is low and gets replaced.
+  const strongKey = randomBytes(16).toString('hex');
+  const BS = { uri: 'coaps://bs.example:5684', instanceId: 0, accountTimeout: 3600 };
 
   before(async () => {
     const dynalite = await startDynalite({});
@@ -31,7 +35,10 @@ describe('planServerInitiated', () => {
     await store.putDevice(device('orphan', 'no-such-profile'));
     await store.putDevice({ ...device('keyed', 'psk'), serverCredentials });
     await store.putDevice({ ...device('keyed-lab', 'psk-lab'), serverCredentials });
-    await store.putDevice({ ...device('dtls', 'psk'), serverCredentials, bootstrapCredentials: { securityMode: 'psk', identity: 'dtls-id', secretKey: key } });
+    await store.putDevice({ ...device('dtls', 'psk'), serverCredentials, bootstrapCredentials: { securityMode: 'psk', identity: 'dtls-id', secretKey: strongKey } });
+    await store.putProfile(nosecProfile('psk-bs', 5685, { servers: pskServers, bootstrapServer: BS }));
+    await store.putDevice({ ...device('weak', 'psk-bs'), serverCredentials, bootstrapCredentials: { securityMode: 'psk', identity: 'weak-id', secretKey: key } });
+    await store.putDevice({ ...device('weak-no-bs', 'psk'), serverCredentials, bootstrapCredentials: { securityMode: 'psk', identity: 'weak2-id', secretKey: key } });
     await store.putDevice({ ...device('x509', 'fleet'), bootstrapCredentials: { securityMode: 'x509', publicKey: '3082', secretKey: key } });
     deps = { store, newSessionId: () => `session-${++sessions}`, now: () => new Date('2026-11-23T12:00:01.000Z') };
     close = async () => {
@@ -66,6 +73,29 @@ describe('planServerInitiated', () => {
     assert.equal(planned.downlink.transport, 'dtls');
     assert.equal(planned.downlink.pskIdentity, 'dtls-id');
     assert.equal(planned.downlink.gatewayId, undefined);
+  });
+
+  it('replaces a low-entropy Bootstrap-Server account as a Bootstrap-Request would, or refuses when the profile has no account to write', async () => {
+    const planned = await planServerInitiated(deps, 'weak', peer, 'operator');
+    assert.ok(planned.ok, 'a profile with bootstrapServer gets the replacement step');
+    const pending = (await store.getLifecycle('weak'))?.pendingAccount;
+    assert.ok(pending !== undefined, 'the fresh account is recorded as pending');
+    assert.equal(pending.originalIdentity, 'weak-id');
+    const paths = [...planned.downlink.plan.writes, ...(planned.downlink.plan.bootstrapServerWrite === undefined ? [] : [planned.downlink.plan.bootstrapServerWrite])].map((write) => write.path);
+    assert.ok(paths.includes(`/0/${pending.instanceId}`), `the plan writes the new account at /0/${pending.instanceId}: ${paths.join(' ')}`);
+    assert.ok(paths.includes(`/0/${pending.originalInstanceId}`), 'and rewrites the original');
+    // bootstrap-ended carries the session id only: it says the session delivered the step.
+    assert.match(planned.downlink.sessionId, /\.r[0-9a-f]{12}$/);
+    assert.equal(planned.downlink.pskIdentity, 'weak-id', 'the session still runs under the original identity');
+
+    const again = await planServerInitiated(deps, 'weak', peer, 'operator');
+    assert.ok(again.ok);
+    assert.equal((await store.getLifecycle('weak'))?.pendingAccount?.identity, pending.identity, 'a second attempt writes the same fresh account');
+
+    const refused = await planServerInitiated(deps, 'weak-no-bs', peer, 'operator');
+    assert.equal(refused.ok ? undefined : refused.reason, 'invalid-configuration');
+    assert.match((await store.getDevice('weak-no-bs'))?.status?.detail ?? '', /low entropy/);
+    assert.doesNotMatch(JSON.stringify(refused), new RegExp(key));
   });
 
   it('refuses a plan with keys over NoSec and records it, unless the profile allows it', async () => {
