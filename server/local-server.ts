@@ -11,6 +11,7 @@ import { ensureTable } from './store/table.ts';
 import { removeServerInfo, writeServerInfo } from './store/local-store.ts';
 import { applySeedConfig, type SeedConfig } from './seed-config.ts';
 import { PskCache, storePskSource } from './gateway/psk-cache.ts';
+import { logLifecycleEvents } from './lifecycle/lifecycle-event-sink.ts';
 import type { BootstrapBackendDeps } from '../shared/bootstrap/backend.ts';
 import type { AttachEvent } from '../shared/lifecycle/attach-event.ts';
 import type { AttachResult } from '../shared/lifecycle/attach-processing.ts';
@@ -108,7 +109,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
     const now = (): Date => new Date();
     purges = await startLocalPurges({ client, tableName, store, psk, log: options.lifecycleLog ?? (() => undefined), warn, now });
-    const deps: BootstrapBackendDeps = { store, newSessionId: randomUUID, now, purges };
+    // Locally the ServerCredentialsIssued events go to the log without a key (no sealer): the
+    // LwM2M server side reads minted keys from the store.
+    const events = logLifecycleEvents(options.lifecycleLog ?? (() => undefined));
+    const deps: BootstrapBackendDeps = { store, newSessionId: randomUUID, now, purges, events };
     gateway = await BootstrapGateway.start({
       gatewayId: GATEWAY_ID,
       backend: inProcessBackend(deps),
