@@ -39,7 +39,8 @@ const HEALTH_SYNC_MS = 250;
  *
  * With a table, coaps (DTLS with PSK) is served too. The handshake needs the key before any
  * CoAP request exists, so the gateway reads it from the table itself: one index Query per
- * identity, cached, instead of a round trip through IoT Core and Lambda per handshake. The
+ * identity, cached, instead of a round trip through IoT Core and Lambda per handshake; the
+ * purges broadcast the identities they revoke and the cache drops each at once. The
  * DynamoDB client takes region, credentials and endpoint from the standard AWS environment
  * (the ECS task role; AWS_ENDPOINT_URL_DYNAMODB for a local stand-in).
  */
@@ -81,10 +82,14 @@ export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.
     print(values.json ? JSON.stringify({ time: new Date().toISOString(), ...event }) : describeEvent(event));
   const mqttLog = mqttLogger(emit);
 
+  const dynamo = coapsOff === undefined ? new DynamoDBClient({}) : undefined;
+  const psk = dynamo !== undefined && tableName !== undefined ? new PskCache(loggedPskSource(storePskSource(new DynamoDbBootstrapStore({ client: dynamo, tableName })), emit)) : undefined;
   let channel: MqttBackendChannel;
   try {
-    channel = await MqttBackendChannel.connect({ url: url.href, gatewayId, clientOptions: tls, log: mqttLog });
+    // With coaps, the channel also keeps the PSK cache in step with the purges' revocations.
+    channel = await MqttBackendChannel.connect({ url: url.href, gatewayId, clientOptions: tls, log: mqttLog, ...(psk !== undefined && { pskCache: psk }) });
   } catch (error) {
+    dynamo?.destroy();
     throw new InputError(`cannot connect to ${url.redacted} as ${gatewayId}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const coap = {
@@ -92,11 +97,7 @@ export async function gatewayCommand(args: string[], io: CommandIO, env: NodeJS.
     ...(values.bind4 !== undefined && { host4: values.bind4 }),
     ...(values['no-ipv6'] ? { host6: false as const } : values.bind6 !== undefined ? { host6: values.bind6 } : {}),
   };
-  const dynamo = coapsOff === undefined ? new DynamoDBClient({}) : undefined;
-  const coaps =
-    dynamo !== undefined && tableName !== undefined
-      ? { ...coap, port: coapsPort, psk: new PskCache(loggedPskSource(storePskSource(new DynamoDbBootstrapStore({ client: dynamo, tableName })), emit)) }
-      : undefined;
+  const coaps = psk !== undefined ? { ...coap, port: coapsPort, psk } : undefined;
   const gateway = await bound(
     (failed) => (coaps !== undefined && failed === coapsPort && failed !== port ? `coaps UDP port ${coapsPort}` : `UDP port ${port}`),
     () => BootstrapGateway.start({ gatewayId, backend: channel, coap, ...(coaps !== undefined && { coaps }), log: emit }),
@@ -296,7 +297,10 @@ function closeServer(server: Server): Promise<void> {
 type MqttLogLine =
   | { readonly event: 'mqtt-connected' | 'mqtt-offline' }
   | { readonly event: 'mqtt-error'; readonly message: string }
-  | { readonly event: 'mqtt-downlink-dropped'; readonly reason: string };
+  | { readonly event: 'mqtt-downlink-dropped'; readonly reason: string }
+  | { readonly event: 'psk-revoked'; readonly identity: string }
+  | { readonly event: 'psk-revocation-dropped'; readonly reason: string }
+  | { readonly event: 'psk-cache-cleared' };
 
 /** Why coaps is not served: asked so, or no table to find keys in. */
 type CoapsOff = 'no-coaps' | 'no-table';
@@ -369,6 +373,15 @@ function mqttLogger(emit: (line: MqttLogLine) => void): ((event: MqttChannelLogE
         case 'downlink-dropped':
           emit({ event: 'mqtt-downlink-dropped', reason: event.reason });
           break;
+        case 'psk-revoked':
+          emit({ event: 'psk-revoked', identity: event.identity });
+          break;
+        case 'revocation-dropped':
+          emit({ event: 'psk-revocation-dropped', reason: event.reason });
+          break;
+        case 'psk-cache-cleared':
+          emit({ event: 'psk-cache-cleared' });
+          break;
       }
       log.onChange?.();
     },
@@ -403,5 +416,11 @@ function describeEvent(event: GatewayLogEvent | MqttLogLine | PskLogLine | Start
       return `mqtt: ${event.message}`;
     case 'mqtt-downlink-dropped':
       return `mqtt: downlink dropped: ${event.reason}`;
+    case 'psk-revoked':
+      return `coaps: PSK identity ${JSON.stringify(event.identity)} revoked; forgotten`;
+    case 'psk-revocation-dropped':
+      return `mqtt: PSK revocation ignored: ${event.reason}`;
+    case 'psk-cache-cleared':
+      return 'coaps: PSK cache cleared (revocations sent while disconnected were missed)';
   }
 }

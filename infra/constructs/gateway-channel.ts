@@ -3,6 +3,7 @@ import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk
 import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { PSK_REVOCATIONS_TOPIC } from '../../server/aws/topics.ts';
 import { UPLINK_RULE_SQL, downlinkTopicPattern, uplinkTopicPattern } from '../topics.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 
@@ -52,8 +53,9 @@ export class GatewayChannel extends Construct {
         // The MQTT client id must be the thing name, so one certificate cannot pose as another gateway.
         new PolicyStatement({ actions: ['iot:Connect'], resources: [arn('client', thing)], conditions: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } } }),
         new PolicyStatement({ actions: ['iot:Publish'], resources: [arn('topic', uplinkTopicPattern(thing))] }),
-        new PolicyStatement({ actions: ['iot:Subscribe'], resources: [arn('topicfilter', downlinkTopicPattern(thing))] }),
-        new PolicyStatement({ actions: ['iot:Receive'], resources: [arn('topic', downlinkTopicPattern(thing))] }),
+        // Its own downlinks, and the broadcast of revoked PSK identities its PSK cache must forget.
+        new PolicyStatement({ actions: ['iot:Subscribe'], resources: [arn('topicfilter', downlinkTopicPattern(thing)), arn('topicfilter', PSK_REVOCATIONS_TOPIC)] }),
+        new PolicyStatement({ actions: ['iot:Receive'], resources: [arn('topic', downlinkTopicPattern(thing)), arn('topic', PSK_REVOCATIONS_TOPIC)] }),
       ],
     });
     new CfnOutput(stack, 'GatewayIotPolicyDocument', {

@@ -114,10 +114,12 @@ export class GatewayService extends Construct {
     });
 
     // coaps needs a device's key during the handshake, before any request reaches the backend:
-    // the task reads it from the PSK identity index itself, which is all it may read (findDevice
-    // is a single Query on that index). Added by hand rather than with grantReadData, which
-    // would also allow the table, every index, GetItem, Scan and more.
-    task.addToTaskRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${props.table.tableArn}/index/${IDENTITY_INDEX.pskIdentity.indexName}`] }));
+    // the task reads it from the PSK identity indexes itself, which is all it may read
+    // (storePskSource: one Query on the current identities' index, then one on the retiring
+    // ones', which authenticate until their purge). Added by hand rather than with
+    // grantReadData, which would also allow the table, every index, GetItem, Scan and more.
+    const pskIndexes = [IDENTITY_INDEX.pskIdentity, IDENTITY_INDEX.retiringPskIdentity].map((index) => `${props.table.tableArn}/index/${index.indexName}`);
+    task.addToTaskRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: pskIndexes }));
     task.addToTaskRolePolicy(new PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.tableKey.keyArn] }));
 
     const securityGroup = new SecurityGroup(this, 'TaskSecurityGroup', { vpc, description: 'lwm2m-bs gateway tasks: CoAP from devices, health checks from the VPC', allowAllOutbound: true });

@@ -10,6 +10,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ATTACH_DETAIL_TYPE, DEFAULT_GATEWAY_ENV } from '../../functions/runtime/lifecycle-settings.ts';
+import { PSK_REVOCATIONS_TOPIC } from '../../server/aws/topics.ts';
 import { IDENTITY_INDEX, ITEM_KIND } from '../../server/store/table.ts';
 import { downlinkTopicPattern } from '../topics.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
@@ -51,7 +52,9 @@ export interface LifecycleProps {
  *   feeds the attach function in batches with partial-batch failures; messages that keep
  *   failing, and events the rule could not deliver, go to one dead-letter queue;
  * - account-timeout purges: the purge function, which the Scheduler's execution role (and no
- *   other) may invoke; asynchronous invocations that keep failing go to their own queue.
+ *   other) may invoke; asynchronous invocations that keep failing go to their own queue. It
+ *   tells the gateways about each PSK identity it revokes on one broadcast topic, the only
+ *   topic it may publish on.
  * Roles are written statement by statement from what the handlers call (see functions.ts).
  */
 export class Lifecycle extends Construct {
@@ -121,7 +124,11 @@ export class Lifecycle extends Construct {
     this.purge = nodeFunction(this, 'Purge', LIFECYCLE_ENTRY.purge, props.skipBundling, {
       description: 'lwm2m-bs: account-timeout purges (EventBridge Scheduler target)',
       timeout: Duration.seconds(10),
-      environment: { TABLE_NAME: table.tableName, EVENT_BUS_NAME: bus.eventBusName },
+      environment: {
+        TABLE_NAME: table.tableName,
+        EVENT_BUS_NAME: bus.eventBusName,
+        ...(props.iotDataEndpoint !== undefined && { IOT_DATA_ENDPOINT: props.iotDataEndpoint }),
+      },
       // A purge is idempotent, so Lambda's retries are safe; past them it waits in the queue.
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
@@ -132,11 +139,17 @@ export class Lifecycle extends Construct {
     this.purge.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [table.tableArn], conditions: devicePartitionsOnly }));
     this.purge.addToRolePolicy(tableKeyUse);
     this.purge.addToRolePolicy(new PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }));
+    // The revocation broadcast, for gateways wherever they run (the stack's own service or not).
+    this.purge.addToRolePolicy(new PolicyStatement({
+      actions: ['iot:Publish'],
+      resources: [stack.formatArn({ service: 'iot', resource: 'topic', resourceName: PSK_REVOCATIONS_TOPIC })],
+    }));
+    if (props.iotDataEndpoint === undefined) this.purge.addToRolePolicy(new PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] }));
     props.scheduler.allowInvoke(this.purge);
 
     const xray = 'The X-Ray PutTraceSegments/PutTelemetryRecords actions support no resource-level permissions: IAM requires Resource "*" for them, and only for them.';
     const discovery = 'iot:DescribeEndpoint and the X-Ray PutTraceSegments/PutTelemetryRecords actions support no resource-level permissions: IAM requires Resource "*" for them, and only for them.';
     Validations.of(this.attach.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: props.defaultGatewayId !== undefined && props.iotDataEndpoint === undefined ? discovery : xray });
-    Validations.of(this.purge.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: xray });
+    Validations.of(this.purge.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: props.iotDataEndpoint === undefined ? discovery : xray });
   }
 }

@@ -1,6 +1,7 @@
-import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { PublishCommand, type IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import type { GatewayDownlink } from '../../shared/bootstrap/contract.ts';
 import type { IotDataEndpoint } from './iot-data-endpoint.ts';
+import { lazyDataPlaneClient } from './iot-data-plane.ts';
 import { downlinkTopic } from './topics.ts';
 
 /**
@@ -16,13 +17,10 @@ export interface DownlinkPublisher {
  * keeps retrying delivery to a connected gateway until it acknowledges.
  */
 export class IotDownlinkPublisher implements DownlinkPublisher {
-  readonly #endpoint: IotDataEndpoint;
-  readonly #instrument: (client: IoTDataPlaneClient) => IoTDataPlaneClient;
-  #client: Promise<IoTDataPlaneClient> | undefined;
+  readonly #dataPlane: () => Promise<IoTDataPlaneClient>;
 
-  constructor(endpoint: IotDataEndpoint, instrument: (client: IoTDataPlaneClient) => IoTDataPlaneClient = (client) => client) {
-    this.#endpoint = endpoint;
-    this.#instrument = instrument;
+  constructor(endpoint: IotDataEndpoint, instrument?: (client: IoTDataPlaneClient) => IoTDataPlaneClient) {
+    this.#dataPlane = lazyDataPlaneClient(endpoint, instrument);
   }
 
   async publish(gatewayId: string, downlink: GatewayDownlink): Promise<void> {
@@ -35,16 +33,5 @@ export class IotDownlinkPublisher implements DownlinkPublisher {
         payload: new TextEncoder().encode(JSON.stringify(downlink)),
       }),
     );
-  }
-
-  #dataPlane(): Promise<IoTDataPlaneClient> {
-    this.#client ??= this.#endpoint.resolve().then(
-      (endpoint) => this.#instrument(new IoTDataPlaneClient({ endpoint })),
-      (error: unknown) => {
-        this.#client = undefined;
-        throw error;
-      },
-    );
-    return this.#client;
   }
 }

@@ -5,6 +5,13 @@
  */
 export const TOPIC_ROOT = 'lwm2m-bs/gateways';
 
+/**
+ * Broadcast to every gateway: the PSK identities a purge revoked, which each gateway drops from
+ * its PSK cache (shared/bootstrap/psk-revocation.ts). Outside TOPIC_ROOT's per-gateway levels,
+ * so no uplink filter matches it.
+ */
+export const PSK_REVOCATIONS_TOPIC = 'lwm2m-bs/psk-revocations';
+
 /** What the uplink topic rule listens on. */
 export const UPLINK_TOPIC_FILTER = `${TOPIC_ROOT}/+/uplink`;
 

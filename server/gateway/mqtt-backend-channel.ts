@@ -1,7 +1,9 @@
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connectAsync, type IClientOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import { gatewayDownlinkSchema, type BootstrapInitiate, type Downlink, type Uplink } from '../../shared/bootstrap/contract.ts';
-import { downlinkTopic, uplinkTopic } from '../aws/topics.ts';
+import { parsePskRevocation } from '../../shared/bootstrap/psk-revocation.ts';
+import { PSK_REVOCATIONS_TOPIC, downlinkTopic, uplinkTopic } from '../aws/topics.ts';
 import type { BackendChannel, InitiateHandler } from './backend-channel.ts';
+import type { PskCache } from './psk-cache.ts';
 
 export interface MqttBackendChannelOptions {
   /** `mqtts://<account>-ats.iot.<region>.amazonaws.com:8883` for IoT Core; `mqtt://127.0.0.1:1883` for a local broker. */
@@ -17,13 +19,26 @@ export interface MqttBackendChannelOptions {
   readonly log?: (event: MqttChannelLogEvent) => void;
   /** Takes unsolicited `bootstrap-initiate` downlinks; also settable later with onInitiate(). */
   readonly onInitiate?: InitiateHandler;
+  /**
+   * The gateway's PSK cache, kept in step with the purges: the channel also subscribes to the
+   * broadcast of revoked identities (PSK_REVOCATIONS_TOPIC) and drops each from the cache at
+   * once. A reconnection empties the cache, since a clean session does not get what was
+   * published while it was away. Without a cache (no coaps) the topic is not subscribed.
+   */
+  readonly pskCache?: Pick<PskCache, 'invalidate' | 'clear'>;
 }
 
 export type MqttChannelLogEvent =
   | { readonly event: 'connected' | 'reconnecting' | 'offline' }
   | { readonly event: 'error'; readonly message: string }
   /** A downlink the contract refuses, or one nobody waits for (it came after its timeout). */
-  | { readonly event: 'downlink-dropped'; readonly reason: string };
+  | { readonly event: 'downlink-dropped'; readonly reason: string }
+  /** The identity is not secret: every DTLS handshake carries it in clear. */
+  | { readonly event: 'psk-revoked'; readonly identity: string }
+  /** A revocation message the schema refuses; the reason names a field, never a value. */
+  | { readonly event: 'revocation-dropped'; readonly reason: string }
+  /** Reconnected: revocations published meanwhile were missed, so every cached key went. */
+  | { readonly event: 'psk-cache-cleared' };
 
 interface Pending {
   readonly expects: readonly Downlink['type'][];
@@ -54,7 +69,8 @@ export class MqttBackendChannel implements BackendChannel {
   readonly #maxPending: number;
   readonly #log: (event: MqttChannelLogEvent) => void;
   readonly #pending = new Map<string, Pending>();
-  readonly #stats = { uplinks: 0, downlinks: 0, timeouts: 0, dropped: 0, refused: 0 };
+  readonly #stats = { uplinks: 0, downlinks: 0, timeouts: 0, dropped: 0, refused: 0, revocations: 0, revocationsDropped: 0 };
+  readonly #pskCache: Pick<PskCache, 'invalidate' | 'clear'> | undefined;
   #onInitiate: InitiateHandler | undefined;
   #closed = false;
 
@@ -64,6 +80,7 @@ export class MqttBackendChannel implements BackendChannel {
     this.#timeoutMs = options.timeoutMs ?? 8_000;
     this.#maxPending = options.maxPending ?? 1024;
     this.#onInitiate = options.onInitiate;
+    this.#pskCache = options.pskCache;
     this.#log = (event) => {
       try {
         options.log?.(event);
@@ -73,9 +90,13 @@ export class MqttBackendChannel implements BackendChannel {
     };
   }
 
-  /** Connects and subscribes to the downlink topic before resolving; fails if the first connection does. */
+  /**
+   * Connects and subscribes to the downlink topic (and, with a PSK cache, the revocations)
+   * before resolving; fails if the first connection does.
+   */
   static async connect(options: MqttBackendChannelOptions): Promise<MqttBackendChannel> {
     const downlinks = downlinkTopic(options.gatewayId);
+    const topics: ISubscriptionMap = { [downlinks]: { qos: 1 }, ...(options.pskCache !== undefined && { [PSK_REVOCATIONS_TOPIC]: { qos: 1 } }) };
     const client = await connectAsync(
       options.url,
       { protocolVersion: 4, clean: true, clientId: options.gatewayId, reconnectPeriod: 1_000, connectTimeout: 10_000, resubscribe: true, ...options.clientOptions },
@@ -84,18 +105,23 @@ export class MqttBackendChannel implements BackendChannel {
     const channel = new MqttBackendChannel(client, options);
     client.on('message', (topic, payload) => {
       if (topic === downlinks) channel.#receive(payload);
+      else if (topic === PSK_REVOCATIONS_TOPIC) channel.#revoke(payload);
     });
     client.on('error', (error) => channel.#log({ event: 'error', message: error.message }));
-    client.on('connect', () => channel.#log({ event: 'connected' }));
+    // The first connection is made by now: every `connect` seen here is a reconnection.
+    client.on('connect', () => {
+      channel.#log({ event: 'connected' });
+      channel.#reconnected();
+    });
     client.on('reconnect', () => channel.#log({ event: 'reconnecting' }));
     client.on('offline', () => channel.#log({ event: 'offline' }));
     try {
       // mqtt.js rejects on a SUBACK failure code (a policy refusing the topic) and on a broker
       // that closes the connection instead.
-      await client.subscribeAsync(downlinks, { qos: 1 });
+      await client.subscribeAsync(topics);
     } catch (error) {
       await client.endAsync(true);
-      throw new BackendChannelError(`subscribing to ${downlinks} failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw new BackendChannelError(`subscribing to ${Object.keys(topics).join(' and ')} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     return channel;
   }
@@ -177,6 +203,26 @@ export class MqttBackendChannel implements BackendChannel {
     }
     this.#stats.downlinks += 1;
     this.#settle(key, (waiting) => waiting.resolve(downlink));
+  }
+
+  #revoke(payload: Buffer): void {
+    const cache = this.#pskCache;
+    if (cache === undefined) return;
+    const parsed = parsePskRevocation(payload);
+    if (!parsed.ok) {
+      this.#stats.revocationsDropped += 1;
+      this.#log({ event: 'revocation-dropped', reason: parsed.reason });
+      return;
+    }
+    this.#stats.revocations += 1;
+    cache.invalidate(parsed.revocation.identity);
+    this.#log({ event: 'psk-revoked', identity: parsed.revocation.identity });
+  }
+
+  #reconnected(): void {
+    if (this.#pskCache === undefined || this.#closed) return;
+    this.#pskCache.clear();
+    this.#log({ event: 'psk-cache-cleared' });
   }
 
   #initiate(downlink: BootstrapInitiate): void {

@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { main } from '../../cli/main.ts';
 import { handleUplink } from '../../shared/bootstrap/backend.ts';
+import { pskRevocation } from '../../shared/bootstrap/psk-revocation.ts';
+import { PSK_REVOCATIONS_TOPIC } from '../../server/aws/topics.ts';
 import { startDynalite, localDynamoDbClient, type RunningDynalite } from '../../server/store/dynalite.ts';
 import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { ensureTable } from '../../server/store/table.ts';
@@ -255,6 +257,43 @@ describe('lwm2m-bs gateway as a process, through MQTT to the backend', () => {
       await eventually(async () => (/coaps: PSK lookup failed: ResourceNotFoundException/.test(gateway.output()) ? true : undefined));
       assert.equal((gateway.output().match(/PSK lookup failed/g) ?? []).length, 1, gateway.output());
       assert.ok(!gateway.output().includes(PSK_IDENTITY), 'the identity is not logged');
+    } finally {
+      assert.equal(await gateway.stop(), 0, gateway.output());
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('forgets a PSK identity at once when a purge broadcasts its revocation, not at the cache\'s TTL', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lwm2m-bs-gateway-coaps-'));
+    const endpoint = 'gw-cli-revoked';
+    const identity = 'gw-cli-revoked-identity';
+    const keyText = randomBytes(24).toString('base64url');
+    const credentials = { securityMode: 'psk' as const, identity, secretKey: Buffer.from(keyText).toString('hex') };
+    await store.putDevice({ ...device(endpoint, 'fleet'), bootstrapCredentials: credentials });
+    const gateway = await startGateway(
+      ['--port', '0', '--coaps-port', '0', '--table', 'gateway-cli-test', '--bind4', '127.0.0.1', '--no-ipv6', '--health-port', '0'],
+      { LWM2M_BS_MQTT_URL: broker.url, LWM2M_BS_GATEWAY_ID: 'gw-cli-coaps-3', ...awsEnvFor(dynalite.endpoint) },
+    );
+    const handshakeFailures = (): number => (gateway.output().match(/dtls handshake failed/g) ?? []).length;
+    try {
+      const first = await coapsGet(gateway.coapsPort!, identity, keyText, `/bspack?ep=${endpoint}`, join(dir, 'first.json'));
+      assert.equal(first.code, 0, `${first.stderr}\n${gateway.output()}`);
+      assert.ok(first.payload !== undefined, 'the key is found, and now cached');
+
+      // The purge revokes the credential in the table. Without the broadcast the gateway's cached
+      // key would still complete handshakes for up to a minute.
+      const current = (await store.getDevice(endpoint))!;
+      const revoked = { ...current };
+      delete revoked.bootstrapCredentials;
+      await store.putDevice(revoked);
+      await bridge.publishAsync(PSK_REVOCATIONS_TOPIC, JSON.stringify(pskRevocation(identity, new Date())), { qos: 1 });
+      await eventually(async () => (/coaps: PSK identity "gw-cli-revoked-identity" revoked; forgotten/.test(gateway.output()) ? true : undefined));
+
+      const before = handshakeFailures();
+      const after = await coapsGet(gateway.coapsPort!, identity, keyText, `/bspack?ep=${endpoint}`, join(dir, 'after.json'));
+      assert.equal(after.payload, undefined);
+      await eventually(async () => (handshakeFailures() > before ? true : undefined));
+      assert.doesNotMatch(gateway.output(), new RegExp(`${keyText}|${credentials.secretKey}`), 'no key in the log');
     } finally {
       assert.equal(await gateway.stop(), 0, gateway.output());
       await rm(dir, { recursive: true, force: true });

@@ -82,7 +82,7 @@ describe('MQTT backend channel', () => {
     assert.equal(((await first) as { requestId: string }).requestId, 'r-1');
     assert.equal(((await second) as { requestId: string }).requestId, 'r-2');
     assert.deepEqual(await outcome, { v: 1, type: 'bootstrap-recorded', sessionId: 's-1', endpoint: 'ep-s-1', stored: true });
-    assert.deepEqual(channel.counters(), { uplinks: 3, downlinks: 3, timeouts: 0, dropped: 0, refused: 0, pending: 0 });
+    assert.deepEqual(channel.counters(), { uplinks: 3, downlinks: 3, timeouts: 0, dropped: 0, refused: 0, revocations: 0, revocationsDropped: 0, pending: 0 });
   });
 
   it('drops downlinks the contract refuses or nobody waits for, and keeps waiting for the real one', async () => {
