@@ -172,7 +172,10 @@ function summary(downlink: Downlink): Record<string, string | boolean> {
  * one-time schedule per account in the stack's group) the purge of a Bootstrap-Server account
  * written with an Account Timeout, or cancels the one an earlier bootstrap scheduled when the
  * account is now written without. That happens before the downlink is published: if Scheduler
- * fails, the invocation fails and nothing is announced.
+ * fails, the invocation fails and nothing is announced. The outcome is stored by then, and the
+ * same `bootstrap-ended` comes again (Lambda's retry, the gateway's resend of an unanswered
+ * uplink): recordStatus takes the same session again, and the success steps are idempotent for
+ * it (see account-replacement-step.ts), so the second run finishes what the first began.
  *
  * The topic's gateway id is the authenticated one (the IoT policy lets a gateway publish on its
  * own topic only); the gatewayId inside the message is what the gateway says. They must agree,

@@ -426,6 +426,7 @@ export class BootstrapGateway {
         ...(result.contentFormat !== undefined && { contentFormat: result.contentFormat }),
         ...(result.detail !== undefined && { detail: result.detail.slice(0, 1024) }),
         ...(result.reads !== undefined && { reads: result.reads }),
+        ...(result.securityInstances !== undefined && { securityInstances: result.securityInstances }),
         startedAt: startedAt.toISOString(),
         endedAt: endedAt.toISOString(),
       }))

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BootstrapBackendDeps, Delivered } from './backend-deps.ts';
-import type { RejectionReason } from './contract.ts';
+import type { RejectionReason, SecurityInstances } from './contract.ts';
 import type { DeviceEntry } from './device.ts';
 import { hexToBytes } from './key-bytes.ts';
 import type { BootstrapPlan } from './plan.ts';
@@ -10,7 +10,13 @@ import type { BootstrapStore } from './store.ts';
 import { classifyDeviceKey, reasonsText } from './device-key-classification.ts';
 import { treeToJsonView } from '../content/json-view.ts';
 import { LIFECYCLE_WRITE_ATTEMPTS, LifecycleContentionError } from '../lifecycle/attach-processing.ts';
-import { originalAccountDeletes, planAccountReplacement, promotePendingAccount, type PendingAccount } from '../lifecycle/account-replacement.ts';
+import {
+  originalAccountDeletes,
+  planAccountReplacement,
+  promotePendingAccount,
+  settlePendingAccount,
+  type PendingAccount,
+} from '../lifecycle/account-replacement.ts';
 import { freshBootstrapPsk, type FreshPsk } from '../lifecycle/fresh-credentials.ts';
 import { emptyLifecycleRecord, type LifecycleRecord } from '../lifecycle/lifecycle-record.ts';
 import { purgeDueAt } from '../lifecycle/purge.ts';
@@ -31,12 +37,21 @@ export const DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS = 24 * 60 * 60;
 //    Bootstrap-Server account holding fresh CSPRNG credentials; they are kept as the lifecycle's
 //    `pendingAccount`. A session that fails leaves them there, and the next attempt writes the
 //    same ones again: the device never receives two different new keys.
-// 2. When that session succeeds, the fresh account becomes the device's credential and the
-//    original retires; its purge (reason 'replaced') is scheduled. The pending record stays: it
-//    is the only place that remembers where the original account is on the device.
+// 2. When that session succeeds, the pending record first takes the instance ids the session
+//    really wrote (`bootstrap-ended` securityInstances: Discover may have moved them) and the
+//    session's id (`promotedBy`). Then the fresh account becomes the device's credential, the
+//    original retires, and its purge (reason 'replaced') is scheduled. The record stays: it is
+//    the only place that remembers where the original account is on the device.
 // 3. The new account's first session (a request authenticated with it while the record is
-//    there) deletes the original instance and rewrites the new account; its success clears the
-//    record.
+//    there) deletes the original instance and rewrites the new account; its success cancels the
+//    new account's purge, schedules the original's again (in case step 2 never managed to), then
+//    clears the record.
+//
+// `bootstrap-ended` is delivered at least once: the gateway resends it when no answer comes, and
+// Lambda retries an invocation that threw after the outcome was stored, which recordStatus takes
+// again. So each success step can run twice: a session that finds the record promoted by itself
+// only promotes (a no-op by then) and schedules the purge again, and the new account's first
+// session, found by its tag once the record is gone, does nothing more.
 
 const SECURITY = SECURITY_OBJECT.id;
 
@@ -101,16 +116,17 @@ const SESSION_ID_MAX = 64;
  * out at the original's purge. The tag is a hash of the new PSK identity, not secret.
  */
 export function replacementSessionId(sessionId: string, pending: PendingAccount): string {
-  const tag = replacementTag(pending);
+  const tag = replacementTag(pending.identity);
   return `${sessionId.slice(0, SESSION_ID_MAX - tag.length)}${tag}`;
 }
 
-function carriesReplacement(sessionId: string, pending: PendingAccount): boolean {
-  return sessionId.endsWith(replacementTag(pending));
+/** Whether the session carried a replacement step for the account whose new identity is `identity`. */
+function carriesReplacement(sessionId: string, identity: string): boolean {
+  return sessionId.endsWith(replacementTag(identity));
 }
 
-function replacementTag(pending: PendingAccount): string {
-  return `.r${createHash('sha256').update(pending.identity, 'utf8').digest('hex').slice(0, REPLACEMENT_TAG_HEX_DIGITS)}`;
+function replacementTag(identity: string): string {
+  return `.r${createHash('sha256').update(identity, 'utf8').digest('hex').slice(0, REPLACEMENT_TAG_HEX_DIGITS)}`;
 }
 
 /** 4.06 to a Bootstrap-Pack-Request: the client falls back to a Bootstrap-Request session. */
@@ -175,7 +191,8 @@ export function newAccountFirstSession(plan: BootstrapPlan, pending: PendingAcco
 /**
  * What a successful session does to a replacement under way; returns the plan whose
  * Bootstrap-Server write the account-timeout purge goes by, or undefined when the purge is
- * already settled here.
+ * already settled here. `written` is the session's `bootstrap-ended` securityInstances, absent
+ * from older gateways. Safe to run again for the same session (see the header).
  */
 export async function accountReplacementStep(
   deps: BootstrapBackendDeps,
@@ -183,22 +200,60 @@ export async function accountReplacementStep(
   endedAt: string,
   delivered: Delivered,
   pending: PendingAccount | undefined,
+  written?: SecurityInstances,
 ): Promise<BootstrapPlan | undefined> {
   const { device, profile, plan } = delivered;
   const current = device.bootstrapCredentials;
+  if (current?.securityMode !== 'psk' || current.identity === undefined) return plan;
+  if (pending === undefined) {
+    // Tagged with the device's own identity and nothing pending: the new account's first session
+    // again, whose first delivery cleared the record. Its compiled plan is not what it delivered.
+    return carriesReplacement(sessionId, current.identity) ? undefined : plan;
+  }
   // A session planned without the replacement step (one that ran before it, a server-initiated
   // one planned elsewhere) delivered none of it: the record waits for one that did.
-  if (pending === undefined || current?.securityMode !== 'psk' || !carriesReplacement(sessionId, pending)) return plan;
-  if (current.identity === pending.originalIdentity) {
+  if (!carriesReplacement(sessionId, pending.identity)) return plan;
+  const redelivered = pending.promotedBy === sessionId && current.identity === pending.identity;
+  if (current.identity === pending.originalIdentity || redelivered) {
     // The session that wrote the new account: it becomes the device's, the original retires.
-    // Its purge has the name the original's account-timeout purge would have, and replaces it.
-    await deps.store.putDevice(promotePendingAccount(device, pending, new Date(endedAt)));
-    await scheduleReplacedPurge(deps, sessionId, endedAt, device.endpoint, pending, profile);
+    // Its purge names the instance the original is at; unmoved, that is the name the original's
+    // account-timeout purge has, which it replaces.
+    const promoted = await markPromoted(deps.store, device.endpoint, pending, sessionId, written);
+    if (promoted === undefined) return plan;
+    const next = promotePendingAccount(device, promoted, new Date(endedAt));
+    if (next !== device) await deps.store.putDevice(next);
+    await scheduleReplacedPurge(deps, sessionId, endedAt, device.endpoint, promoted, profile);
     return undefined;
   }
   if (current.identity !== pending.identity) return plan;
+  // The new account's first session wrote it with Account Timeout 0 (newAccountFirstSession), so
+  // no purge of it stays. Cancelled before the record goes, which holds its instance.
+  if (deps.purges !== undefined && profile.bootstrapServer !== undefined) await deps.purges.cancel(device.endpoint, pending.instanceId);
+  // The original's purge once more, the same as at promotion (an update in place): had every
+  // delivery of that success failed to schedule it, the original key would authenticate for ever,
+  // and after this the record that says where the original was is gone.
+  const retired = pending.originalIdentity === undefined ? undefined : device.retiringBootstrapCredentials?.find((credentials) => credentials.identity === pending.originalIdentity);
+  if (retired !== undefined) await scheduleReplacedPurge(deps, pending.promotedBy ?? sessionId, retired.retiredAt, device.endpoint, pending, profile);
   await clearPendingAccount(deps.store, device.endpoint, pending);
-  return newAccountFirstSession(plan, pending, profile, device);
+  return undefined;
+}
+
+/**
+ * The pending record settled on the ids the session wrote and marked as promoted by it, stored
+ * before the device is promoted: a redelivery then finds it so, and a crash in between leaves a
+ * record the redelivery completes. Undefined when the record moved on meanwhile.
+ */
+async function markPromoted(store: BootstrapStore, endpoint: string, pending: PendingAccount, sessionId: string, written: SecurityInstances | undefined): Promise<PendingAccount | undefined> {
+  for (let attempt = 0; attempt < LIFECYCLE_WRITE_ATTEMPTS; attempt += 1) {
+    const stored = await store.getLifecycle(endpoint);
+    const held = stored?.pendingAccount;
+    if (stored === undefined || held?.identity !== pending.identity) return undefined;
+    // Settled once only: the written ids are keyed by the planned ones.
+    if (held.promotedBy === sessionId) return held;
+    const promoted: PendingAccount = { ...settlePendingAccount(held, written), promotedBy: sessionId };
+    if (await store.putLifecycle(endpoint, { ...stored, pendingAccount: promoted }, stored)) return promoted;
+  }
+  throw new LifecycleContentionError(endpoint);
 }
 
 /**

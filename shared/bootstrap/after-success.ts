@@ -1,3 +1,4 @@
+import type { SecurityInstances } from './contract.ts';
 import type { PlanWrite } from './plan.ts';
 import type { DeviceEntry } from './device.ts';
 import type { BootstrapBackendDeps, Delivered } from './backend-deps.ts';
@@ -14,7 +15,13 @@ import { SecurityResource } from '../lwm2m/objects/security.ts';
  * (see accountReplacementStep), and the account timeout it wrote becomes a pending purge. All
  * are idempotent, so a redelivered `bootstrap-ended` is harmless.
  */
-export async function afterSuccess(deps: BootstrapBackendDeps, sessionId: string, endedAt: string, delivered: Delivered): Promise<void> {
+export async function afterSuccess(
+  deps: BootstrapBackendDeps,
+  sessionId: string,
+  endedAt: string,
+  delivered: Delivered,
+  securityInstances?: SecurityInstances,
+): Promise<void> {
   const { store } = deps;
   const { profile } = delivered;
   let lifecycle: LifecycleRecord | undefined;
@@ -37,7 +44,7 @@ export async function afterSuccess(deps: BootstrapBackendDeps, sessionId: string
     device.endpoint,
     endedAt,
   );
-  const plan = await accountReplacementStep(deps, sessionId, endedAt, { ...delivered, device }, lifecycle?.pendingAccount);
+  const plan = await accountReplacementStep(deps, sessionId, endedAt, { ...delivered, device }, lifecycle?.pendingAccount, securityInstances);
   if (plan === undefined) return;
   await scheduleAccountPurge(deps, sessionId, endedAt, device, plan.bootstrapServerWrite);
 }

@@ -176,5 +176,5 @@ async function afterSuccessOf(ended: BootstrapEnded, deps: BootstrapBackendDeps,
     if (error instanceof ConfigurationError) return;
     throw error;
   }
-  await afterSuccess(deps, ended.sessionId, ended.endedAt, { device, profile, plan });
+  await afterSuccess(deps, ended.sessionId, ended.endedAt, { device, profile, plan }, ended.securityInstances);
 }

@@ -38,6 +38,21 @@ export const bootstrapRequestedSchema = z.strictObject({
 });
 export type BootstrapRequested = z.infer<typeof bootstrapRequestedSchema>;
 
+const securityInstanceId = z.number().int().min(0).max(65534);
+
+/**
+ * Where a session wrote the plan's Security (/0) instances: Bootstrap-Discover may have moved
+ * them (instance-remap.ts), and only the gateway knows. The backend needs it where it remembers
+ * an instance id for later, as the account replacement does the original account's.
+ */
+export const securityInstancesSchema = z.strictObject({
+  /** Each Security instance of `plan.writes`: the planned id (as text, a JSON key) → the id written. */
+  writes: z.record(z.string().regex(/^\d{1,5}$/, 'an instance id'), securityInstanceId),
+  /** The instance `plan.bootstrapServerWrite` went to: the client's own Bootstrap-Server account. */
+  bootstrapServer: securityInstanceId.optional(),
+});
+export type SecurityInstances = z.infer<typeof securityInstancesSchema>;
+
 export const bootstrapEndedSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),
   type: z.literal('bootstrap-ended'),
@@ -50,6 +65,12 @@ export const bootstrapEndedSchema = z.strictObject({
   contentFormat: z.number().int().optional(),
   detail: z.string().max(1024).optional(),
   reads: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * A success's Security instances as written. Optional within version 1: a gateway before it
+   * leaves it out, and the backend then takes the plan's ids, as it did. A backend before it
+   * refuses the field (the object is strict): deploy the backend first.
+   */
+  securityInstances: securityInstancesSchema.optional(),
   startedAt: timestamp,
   endedAt: timestamp,
 });

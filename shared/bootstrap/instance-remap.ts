@@ -5,6 +5,7 @@ import {
   type BootstrapDiscoverResult,
 } from '../lwm2m/bootstrap-discover.ts';
 import { MAX_ID } from '../lwm2m/path.ts';
+import type { SecurityInstances } from './contract.ts';
 import type { BootstrapPlan, PlanWrite } from './plan.ts';
 
 const SECURITY = 0;
@@ -44,6 +45,23 @@ export function arrangeWrites(plan: BootstrapPlan, discovered: BootstrapDiscover
   const accountWrite = accountId === undefined ? account : moveWrite(account, SECURITY, accountId);
   const afterSecurity = writes.findLastIndex((write) => instanceIds(write.path)[0] === SECURITY) + 1;
   return [...writes.slice(0, afterSecurity), accountWrite, ...writes.slice(afterSecurity)];
+}
+
+/**
+ * Where arrangeWrites put the plan's Security instances, for `bootstrap-ended`: `arranged` is
+ * its answer for `plan`. It keeps the plan's writes in order, one for one, and inserts the
+ * Bootstrap-Server rewrite right after the last Security write, so each is found by position.
+ */
+export function securityInstancesOf(plan: BootstrapPlan, arranged: readonly PlanWrite[]): SecurityInstances {
+  const afterSecurity = plan.writes.findLastIndex((write) => instanceIds(write.path)[0] === SECURITY) + 1;
+  const writes: Record<string, number> = {};
+  plan.writes.slice(0, afterSecurity).forEach((write, index) => {
+    const [objectId, planned] = instanceIds(write.path);
+    const placed = arranged[index];
+    if (objectId === SECURITY && placed !== undefined) writes[String(planned)] = instanceIds(placed.path)[1];
+  });
+  const account = plan.bootstrapServerWrite === undefined ? undefined : arranged[afterSecurity];
+  return { writes, ...(account !== undefined && { bootstrapServer: instanceIds(account.path)[1] }) };
 }
 
 /** Planned instances of `objectId` that sit on a protected id, each with its new id. */

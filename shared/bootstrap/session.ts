@@ -8,7 +8,8 @@ import { parsePath } from '../lwm2m/path.ts';
 import { expandDeletes } from './delete-expansion.ts';
 import type { BootstrapOutcomeKind } from './device.ts';
 import { initialContentFormat, nextFallbackFormat } from './format-choice.ts';
-import { arrangeWrites } from './instance-remap.ts';
+import type { SecurityInstances } from './contract.ts';
+import { arrangeWrites, securityInstancesOf } from './instance-remap.ts';
 import type { BootstrapPlan } from './plan.ts';
 
 /**
@@ -48,6 +49,8 @@ export type SessionResult = {
   clientVersion?: string;
   contentFormat?: number;
   reads?: Record<string, unknown>;
+  /** A success's Security instances as written (Discover may move them); see `bootstrap-ended`. */
+  securityInstances?: SecurityInstances;
 };
 
 export type SessionAction = { type: 'send'; request: SessionRequest } | { type: 'end'; result: SessionResult };
@@ -86,6 +89,8 @@ export interface SessionState {
   /** The Bootstrap-Request carried `pct`, which LwM2M 1.0 clients never send. */
   readonly pctGiven?: boolean;
   readonly reads: Readonly<Record<string, unknown>>;
+  /** Where the writes in `pending` put the plan's Security instances; absent when it has none. */
+  readonly securityInstances?: SecurityInstances;
 }
 
 type Step = { state: SessionState; actions: SessionAction[] };
@@ -142,17 +147,25 @@ function start(state: SessionState, plan: BootstrapPlan, preferredContentFormat:
     if (problem !== undefined) return end(running, 'client-error', problem);
   }
   if (plan.discover) return send(running, { purpose: 'discover' }, [], {});
-  return advance({ ...running, pending: stepsAfterDiscover(plan, undefined, false) });
+  return advance({ ...running, ...stepsAfterDiscover(plan, undefined, false) });
 }
 
 /** Bootstrap-Read exists from LwM2M 1.1; a 1.0 client may leave it unanswered and stall Finish. */
-function stepsAfterDiscover(plan: BootstrapPlan, discovered: BootstrapDiscoverResult | undefined, clientIs10: boolean): SessionStep[] {
-  return [
+function stepsAfterDiscover(
+  plan: BootstrapPlan,
+  discovered: BootstrapDiscoverResult | undefined,
+  clientIs10: boolean,
+): Pick<SessionState, 'pending' | 'securityInstances'> {
+  const writes = arrangeWrites(plan, discovered);
+  const placed = securityInstancesOf(plan, writes);
+  const pending: SessionStep[] = [
     ...expandDeletes(plan.deletes, discovered).map((path): SessionStep => ({ purpose: 'delete', path })),
-    ...arrangeWrites(plan, discovered).map((write): SessionStep => ({ purpose: 'write', path: write.path, values: write.values })),
+    ...writes.map((write): SessionStep => ({ purpose: 'write', path: write.path, values: write.values })),
     ...(clientIs10 ? [] : plan.reads.map((path): SessionStep => ({ purpose: 'read', path }))),
     { purpose: 'finish' },
   ];
+  const none = Object.keys(placed.writes).length === 0 && placed.bootstrapServer === undefined;
+  return none ? { pending } : { pending, securityInstances: placed };
 }
 
 function respond(state: SessionState, inFlight: InFlightRequest, response: { code: number; contentFormat?: number; payload: Uint8Array }): Step {
@@ -201,7 +214,7 @@ function discovered(state: SessionState, result: BootstrapDiscoverResult | undef
     ...state,
     ...(result === undefined ? {} : { discovered: result }),
     ...(version !== undefined && version.length <= MAX_CLIENT_VERSION ? { clientVersion: version } : {}),
-    pending: stepsAfterDiscover(state.plan!, result, version === '1.0'),
+    ...stepsAfterDiscover(state.plan!, result, version === '1.0'),
   });
 }
 
@@ -327,6 +340,8 @@ function end(state: SessionState, outcome: BootstrapOutcomeKind, detail?: string
     ...(state.clientVersion === undefined ? {} : { clientVersion: state.clientVersion }),
     ...(state.provenFormat === undefined ? {} : { contentFormat: state.provenFormat }),
     ...(state.plan === undefined || state.plan.reads.length === 0 ? {} : { reads: { ...state.reads } }),
+    // Only a success: the writes of a session that failed may not all have been taken.
+    ...(outcome === 'success' && state.securityInstances !== undefined && { securityInstances: state.securityInstances }),
   };
   const ended: SessionState = {
     phase: 'ended',

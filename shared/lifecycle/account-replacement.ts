@@ -4,6 +4,8 @@ import type { InstanceNode } from '../content/tree.ts';
 import { SECURITY_OBJECT } from '../lwm2m/objects/security.ts';
 import { hexKey } from '../bootstrap/credentials.ts';
 import type { DeviceEntry, RetiringBootstrapCredentials } from '../bootstrap/device.ts';
+import type { SecurityInstances } from '../bootstrap/contract.ts';
+import { securityInstancesOf } from '../bootstrap/instance-remap.ts';
 import type { BootstrapPlan, PlanWrite } from '../bootstrap/plan.ts';
 import type { Profile } from '../bootstrap/profile.ts';
 import { bootstrapSecurityInstance } from '../bootstrap/security-instance.ts';
@@ -33,13 +35,21 @@ export const pendingAccountSchema = z.strictObject({
   identity: pskIdentityText,
   /** The fresh PSK as hex, like every stored key; redact it wherever the record is shown. */
   secretKey: hexKey,
-  /** The Security instance the plan wrote it to. */
+  /** The Security instance the plan wrote it to; once promoted, the one the session wrote it to. */
   instanceId,
   /** The PSK identity of the account being replaced, when it had one. */
   originalIdentity: pskIdentityText.optional(),
-  /** Where the plan expected the original account: the instance the new account's first session deletes. */
+  /**
+   * Where the plan expected the original account; once promoted, where the session found it
+   * (settlePendingAccount). The instance the new account's first session deletes.
+   */
   originalInstanceId: instanceId,
   createdAt: z.iso.datetime(),
+  /**
+   * The session whose success promoted it: a redelivered `bootstrap-ended` of that session is
+   * told from the new account's first session by it, and only (re)schedules the original's purge.
+   */
+  promotedBy: z.string().min(1).max(64).optional(),
 });
 export type PendingAccount = z.infer<typeof pendingAccountSchema>;
 
@@ -120,20 +130,24 @@ export function planAccountReplacement(input: AccountReplacementInput): AccountR
 }
 
 /**
- * The pending account with the instance ids the session really used: `arranged` is what
- * arrangeWrites made of `plan` after Bootstrap-Discover, which may have moved the new account
- * off the original's instance and found the original somewhere other than planned. arrangeWrites
- * keeps the plan's writes in order and inserts the Bootstrap-Server rewrite right after the last
- * Security write, so both are found by position. Record this, not the planned ids, before
- * promoting: the new account's first session deletes `originalInstanceId`.
+ * The pending account with the instance ids the replacement session really used, from its
+ * `bootstrap-ended` (`securityInstances`): Bootstrap-Discover may have moved the new account off
+ * the original's instance, and found the original somewhere other than planned, where the plan's
+ * Bootstrap-Server rewrite then went. Record this, not the planned ids, before promoting: the new
+ * account's first session deletes `originalInstanceId`. Without it (a gateway from before the
+ * field, a session without Discover) the planned ids stand. Apply it to the record as planned
+ * only: the ids are keyed by the plan's.
  */
-export function settlePendingAccount(pending: PendingAccount, plan: BootstrapPlan, arranged: readonly PlanWrite[]): PendingAccount {
-  const planned = plan.writes.findIndex((write) => write.path === `/${SECURITY}/${pending.instanceId}`);
-  const afterSecurity = plan.writes.findLastIndex((write) => objectIdOf(write.path) === SECURITY) + 1;
-  const moved = planned < 0 ? undefined : arranged[planned];
-  const account = plan.bootstrapServerWrite === undefined ? undefined : arranged[afterSecurity];
-  const instanceId = moved !== undefined && objectIdOf(moved.path) === SECURITY ? instanceIdOf(moved.path) : pending.instanceId;
-  const originalInstanceId = account !== undefined && objectIdOf(account.path) === SECURITY ? instanceIdOf(account.path) : pending.originalInstanceId;
+export function settlePendingAccount(pending: PendingAccount, written: SecurityInstances | undefined): PendingAccount;
+/** The same from what arrangeWrites made of `plan`, as the session computes `securityInstances`. */
+export function settlePendingAccount(pending: PendingAccount, plan: BootstrapPlan, arranged: readonly PlanWrite[]): PendingAccount;
+export function settlePendingAccount(pending: PendingAccount, source: SecurityInstances | BootstrapPlan | undefined, arranged?: readonly PlanWrite[]): PendingAccount {
+  const written = source !== undefined && 'v' in source ? securityInstancesOf(source, arranged ?? []) : source;
+  if (written === undefined) return pending;
+  const instanceId = written.writes[String(pending.instanceId)] ?? pending.instanceId;
+  const originalInstanceId = written.bootstrapServer ?? pending.originalInstanceId;
+  // Both on one instance can only be a gateway's mistake; deleting it would delete the new account.
+  if (instanceId === originalInstanceId) return pending;
   return instanceId === pending.instanceId && originalInstanceId === pending.originalInstanceId ? pending : { ...pending, instanceId, originalInstanceId };
 }
 

@@ -212,8 +212,9 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
       },
     ]);
     assert.deepEqual(purges.cancelled, []);
-    // Kept until the new account's first session, which must know where the original is.
-    assert.deepEqual(store.lifecycles.get('weak')?.pendingAccount, pending);
+    // Kept until the new account's first session, which must know where the original is. No
+    // securityInstances in this bootstrap-ended (a gateway from before it): the planned ids stand.
+    assert.deepEqual(store.lifecycles.get('weak')?.pendingAccount, { ...pending, promotedBy: sessionId });
     assert.ok(store.lifecycles.get('weak')?.bootstrappedWith);
 
     // A redelivery changes nothing more.
@@ -256,10 +257,12 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
     assert.deepEqual(bootstrapAccounts(second.plan), ['/0/2'], 'only the new account is written');
     assert.equal(minted, 1);
 
-    purges.scheduled.length = 0;
+    const atPromotion = purges.scheduled.splice(0);
     await handleUplink(ended('weak', second.sessionId, { startedAt: '2026-11-23T12:10:00.000Z', endedAt: '2026-11-23T12:10:01.000Z' }), deps);
     assert.equal(store.lifecycles.get('weak')?.pendingAccount, undefined);
-    assert.deepEqual(purges.scheduled, [], "the original's purge stays as scheduled, the new account has none");
+    // The original's purge is scheduled again exactly as at promotion (same name, due time and
+    // session), in case that never got through; the new account has none.
+    assert.deepEqual(purges.scheduled, atPromotion);
     assert.deepEqual(purges.cancelled, [{ endpoint: 'weak', securityInstanceId: 2 }]);
 
     // From now on the device is an ordinary one with a high-entropy key.

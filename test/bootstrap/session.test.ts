@@ -135,7 +135,7 @@ describe('bootstrap session: complete runs', () => {
     assert.ok(run.requests.filter((request) => request.method === 'PUT').every((request) => request.contentFormat === TLV));
     assertWritePayload(run.requests[3]!, security(1, 101).values);
     assertWritePayload(run.requests[4]!, server(0, 101).values);
-    assert.deepStrictEqual(run.result, { outcome: 'success', contentFormat: TLV, clientVersion: '1.0' });
+    assert.deepStrictEqual(run.result, { outcome: 'success', contentFormat: TLV, clientVersion: '1.0', securityInstances: { writes: { 1: 1 } } });
     assert.equal(new Set(run.requests.map((request) => request.id)).size, run.requests.length, 'request ids are unique');
   });
 
@@ -177,7 +177,7 @@ describe('bootstrap session: complete runs', () => {
     assert.deepStrictEqual(lines(run.requests), ['GET /', 'DELETE /0/1', 'DELETE /1', 'PUT /0/1', 'PUT /1/0', 'POST /bs']);
     for (const request of run.requests.filter((candidate) => candidate.method === 'PUT')) assert.equal(request.contentFormat, SENML_JSON);
     assertWritePayload(run.requests[3]!, security(1, 101).values);
-    assert.deepStrictEqual(run.result, { outcome: 'success', clientVersion: '1.1', contentFormat: SENML_JSON });
+    assert.deepStrictEqual(run.result, { outcome: 'success', clientVersion: '1.1', contentFormat: SENML_JSON, securityInstances: { writes: { 1: 1 } } });
   });
 
   it('LwM2M 1.2 client with pct 112: writes in SenML-CBOR', () => {
@@ -186,7 +186,7 @@ describe('bootstrap session: complete runs', () => {
     assert.equal(writes.length, 2);
     for (const request of writes) assert.equal(request.contentFormat, SENML_CBOR);
     assertWritePayload(writes[1]!, server(0, 101).values);
-    assert.deepStrictEqual(run.result, { outcome: 'success', clientVersion: '1.2', contentFormat: SENML_CBOR });
+    assert.deepStrictEqual(run.result, { outcome: 'success', clientVersion: '1.2', contentFormat: SENML_CBOR, securityInstances: { writes: { 1: 1 } } });
   });
 
   it('a pct that cannot carry an instance (text/plain) falls back to TLV; a forced plan format wins over pct', () => {
@@ -211,7 +211,7 @@ describe('bootstrap session: content format fallback', () => {
       ['/1/0', TLV],
     ]);
     assertWritePayload(writes[1]!, security(1, 101).values);
-    assert.deepStrictEqual(run.result, { outcome: 'success', contentFormat: TLV });
+    assert.deepStrictEqual(run.result, { outcome: 'success', contentFormat: TLV, securityInstances: { writes: { 1: 1 } } });
   });
 
   it('4.15 in every format of the chain ends with client-error naming the write', () => {
@@ -316,6 +316,7 @@ describe('bootstrap session: instance ids', () => {
     assert.deepStrictEqual(writes.map((request) => request.path), ['/0/2', '/0/1', '/1/0', '/21/1']);
     assertWritePayload(writes[0]!, security(2, 101, { '/0/2/17': '21:1' }).values);
     assertWritePayload(writes[3]!, { '/21/1/0': { opaque: '0102' }, '/21/1/1': { opaque: '0304' } });
+    assert.deepStrictEqual(run.result.securityInstances, { writes: { 0: 2, 1: 1 } }, 'bootstrap-ended says where the plan\'s /0/0 went');
   });
 
   it('bootstrapServerWrite goes to the discovered account instance, after the other Security writes', () => {
@@ -326,12 +327,57 @@ describe('bootstrap session: instance ids', () => {
     // /0/1 is the plan's, not the discovered server's; the account is /0/4.
     assert.deepStrictEqual(writes.map((request) => request.path), ['/0/0', '/0/1', '/0/4', '/1/0']);
     assertWritePayload(writes[2]!, { '/0/4/0': 'coaps://bs.example.com', '/0/4/1': true, '/0/4/2': 3, '/0/4/11': 30 });
+    assert.deepStrictEqual(run.result.securityInstances, { writes: { 0: 0, 1: 1 }, bootstrapServer: 4 });
   });
 
   it('without Discover bootstrapServerWrite keeps its planned instance, still after the Security writes', () => {
     const bootstrapServerWrite: PlanWrite = { path: '/0/0', values: { '/0/0/0': 'coaps://bs.example.com', '/0/0/1': true, '/0/0/2': 3 } };
     const run = drive(plan({ discover: false, deletes: [], writes: [security(1, 101), server(0, 101)], bootstrapServerWrite }), happyClient('timeout'));
     assert.deepStrictEqual(lines(run.requests), ['PUT /0/1', 'PUT /0/0', 'PUT /1/0', 'POST /bs']);
+    assert.deepStrictEqual(run.result.securityInstances, { writes: { 1: 1 }, bootstrapServer: 0 }, 'the planned ids, as sent');
+  });
+
+  // The account replacement (seeds 000, 002): the plan adds a second Bootstrap-Server account at
+  // /0/2 and rewrites the original at /0/0; this client holds its account at /0/2.
+  const replacementPlan = (): BootstrapPlan => {
+    const account = (id: number, identity: string): PlanWrite => ({
+      path: `/0/${id}`,
+      values: { [`/0/${id}/0`]: 'coaps://bs.example.com', [`/0/${id}/1`]: true, [`/0/${id}/2`]: 0, [`/0/${id}/3`]: { opaque: Buffer.from(identity).toString('hex') } },
+    });
+    return plan({ deletes: [], writes: [security(1, 101), account(2, 'fresh'), server(0, 101)], bootstrapServerWrite: account(0, 'original') });
+  };
+
+  it('a replacement remapped by Discover: the new account and the original swap ids, and the success says so', () => {
+    const run = drive(replacementPlan(), happyClient(discoverPayload('1.1', accountsOf(2))));
+    const writes = run.requests.filter((request) => request.method === 'PUT');
+    assert.deepStrictEqual(writes.map((request) => request.path), ['/0/1', '/0/0', '/0/2', '/1/0']);
+    assertWritePayload(writes[1]!, { '/0/0/0': 'coaps://bs.example.com', '/0/0/1': true, '/0/0/2': 0, '/0/0/3': { opaque: Buffer.from('fresh').toString('hex') } });
+    assertWritePayload(writes[2]!, { '/0/2/0': 'coaps://bs.example.com', '/0/2/1': true, '/0/2/2': 0, '/0/2/3': { opaque: Buffer.from('original').toString('hex') } });
+    assert.deepStrictEqual(run.result.securityInstances, { writes: { 1: 1, 2: 0 }, bootstrapServer: 2 });
+  });
+
+  it('a replacement whose original Discover finds elsewhere keeps the new account where planned', () => {
+    const run = drive(replacementPlan(), happyClient(discoverPayload('1.1', accountsOf(5))));
+    assert.deepStrictEqual(run.result.securityInstances, { writes: { 1: 1, 2: 2 }, bootstrapServer: 5 });
+  });
+
+  it('only a success reports securityInstances: a failed session may not have written them all', () => {
+    const refused = drive(replacementPlan(), (request) =>
+      request.method === 'PUT' && request.path === '/0/2' ? { code: CoapCode.BAD_REQUEST } : happyClient(discoverPayload('1.1', accountsOf(2)))(request),
+    );
+    assert.equal(refused.result.outcome, 'client-error');
+    assert.equal(refused.result.securityInstances, undefined);
+    const finishRefused = drive(replacementPlan(), (request) =>
+      request.purpose === 'finish' ? { code: CoapCode.NOT_ACCEPTABLE } : happyClient(discoverPayload('1.1', accountsOf(2)))(request),
+    );
+    assert.equal(finishRefused.result.outcome, 'finish-failed');
+    assert.equal(finishRefused.result.securityInstances, undefined);
+  });
+
+  it('a plan without Security writes reports none', () => {
+    const run = drive(plan({ deletes: [], writes: [server(0, 101)] }), happyClient({ code: CoapCode.NOT_FOUND }));
+    assert.equal(run.result.outcome, 'success');
+    assert.equal(run.result.securityInstances, undefined);
   });
 });
 

@@ -1,0 +1,282 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { accountReplacementStep } from '../../shared/bootstrap/account-replacement-step.ts';
+import { ContractError, handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
+import { compileBootstrapPlan } from '../../shared/bootstrap/config.ts';
+import type { BootstrapEnded, BootstrapRequested, Downlink, SecurityInstances } from '../../shared/bootstrap/contract.ts';
+import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';
+import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
+import type { FreshPsk } from '../../shared/lifecycle/fresh-credentials.ts';
+import type { AccountPurge, PurgeScheduler } from '../../shared/lifecycle/purge.ts';
+import { localDynamoDbClient, startDynalite, type RunningDynalite } from '../../server/store/dynalite.ts';
+import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
+import { ensureTable } from '../../server/store/table.ts';
+import { device, nosecProfile } from '../e2e/fixtures.ts';
+
+/** Keeps the schedules by name, as both real adapters do; a call told to fail fails once. */
+class FlakyScheduler implements PurgeScheduler {
+  readonly schedules = new Map<number, AccountPurge>();
+  readonly calls: string[] = [];
+  failNext: 'schedule' | 'cancel' | undefined;
+  /** Every schedule fails while set (an outage longer than the retries). */
+  down = false;
+  async schedule(purge: AccountPurge): Promise<void> {
+    this.calls.push(`schedule ${purge.securityInstanceId} ${purge.reason} ${purge.pskIdentity ?? '-'}`);
+    if (this.down) throw new Error('Scheduler: ServiceUnavailable');
+    if (this.failNext === 'schedule') {
+      this.failNext = undefined;
+      throw new Error('Scheduler: ThrottlingException');
+    }
+    this.schedules.set(purge.securityInstanceId, purge);
+  }
+  async cancel(_endpoint: string, securityInstanceId: number): Promise<boolean> {
+    this.calls.push(`cancel ${securityInstanceId}`);
+    if (this.failNext === 'cancel') {
+      this.failNext = undefined;
+      throw new Error('Scheduler: ThrottlingException');
+    }
+    return this.schedules.delete(securityInstanceId);
+  }
+}
+
+const IMEI = '356938035643809';
+/** Derived from the IMEI: low entropy, so the bootstrap replaces it. */
+const WEAK_KEY = Buffer.from(`${IMEI}0`).toString('hex');
+const FRESH_KEY = '5e1f0c2b9a8d7e6f5a4b3c2d1e0f9a8b';
+const TABLE = 'replacement-redelivery';
+
+// Replacing a low-entropy Bootstrap-Server account when the session moved the instances
+// (Bootstrap-Discover) and when its `bootstrap-ended` arrives more than once, over the DynamoDB
+// store on dynalite.
+describe('account replacement: the ids the session wrote, and redelivered outcomes', () => {
+  let dynalite: RunningDynalite;
+  let client: DynamoDBClient;
+  let store: DynamoDbBootstrapStore;
+  let purges: FlakyScheduler;
+  let deps: BootstrapBackendDeps;
+  let endpoint: string;
+  let endpoints = 0;
+  /** When set, the next putDevice throws once, after the lifecycle write and before promotion lands. */
+  let failPutDevice = false;
+
+  before(async () => {
+    dynalite = await startDynalite({});
+    client = localDynamoDbClient(dynalite.endpoint);
+    await ensureTable(client, TABLE);
+    store = new DynamoDbBootstrapStore({ client, tableName: TABLE });
+    await store.putProfile(nosecProfile('replacing', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0, accountTimeout: 3600 } }));
+  });
+  after(async () => {
+    client.destroy();
+    await dynalite.close();
+  });
+
+  beforeEach(async () => {
+    endpoints += 1;
+    endpoint = `weak-${endpoints}`;
+    purges = new FlakyScheduler();
+    failPutDevice = false;
+    let sessions = 0;
+    const freshPsk = (): FreshPsk => ({ identity: `${endpoint}#fresh`, key: new Uint8Array(Buffer.from(FRESH_KEY, 'hex')) });
+    // A Proxy, not a subclass: the store's methods need their own instance (private fields).
+    const flakyStore = new Proxy<BootstrapStore>(store, {
+      get(target, property) {
+        if (property === 'putDevice' && failPutDevice) {
+          return async (): Promise<void> => {
+            failPutDevice = false;
+            throw new Error('DynamoDB: ProvisionedThroughputExceededException');
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    deps = { store: flakyStore, newSessionId: () => `s${++sessions}`, now: () => new Date('2026-11-23T12:00:05.000Z'), purges, freshPsk };
+    await store.putDevice({
+      ...device(endpoint, 'replacing'),
+      identities: { imei: IMEI },
+      bootstrapCredentials: { securityMode: 'psk', identity: `${endpoint}-bs`, secretKey: WEAK_KEY },
+    });
+  });
+
+  const requested = (pskIdentity: string, receivedAt: string): BootstrapRequested => ({
+    v: 1,
+    type: 'bootstrap-requested',
+    requestId: `r-${receivedAt}`,
+    gatewayId: 'gw',
+    endpoint,
+    peer: { address: '127.0.0.1', port: 40000 },
+    transport: 'dtls',
+    pskIdentity,
+    kind: 'bs',
+    receivedAt,
+  });
+
+  const ended = (sessionId: string, startedAt: string, extra: Partial<BootstrapEnded> = {}): BootstrapEnded => ({
+    v: 1,
+    type: 'bootstrap-ended',
+    sessionId,
+    gatewayId: 'gw',
+    endpoint,
+    kind: 'bs',
+    outcome: 'success',
+    startedAt,
+    endedAt: new Date(Date.parse(startedAt) + 2_500).toISOString(),
+    ...extra,
+  });
+
+  const planned = (answer: Downlink): { plan: BootstrapPlan; sessionId: string } => {
+    if (answer.type !== 'bootstrap-planned') assert.fail(`planned expected, got ${answer.type === 'bootstrap-rejected' ? answer.detail : answer.type}`);
+    return { plan: answer.plan, sessionId: answer.sessionId };
+  };
+
+  const T1 = '2026-11-23T12:00:00.000Z';
+  const T2 = '2026-11-23T12:10:00.000Z';
+
+  /** The replacement session: planned, then its success as the backend will take it once backend.ts passes `ended.securityInstances` on. */
+  async function replacementSucceeded(written: SecurityInstances | undefined): Promise<string> {
+    const { plan, sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    assert.deepEqual(plan.writes.filter((write) => write.path.startsWith('/0/')).map((write) => write.path), ['/0/1', '/0/2']);
+    assert.equal(plan.bootstrapServerWrite?.path, '/0/0');
+    const end = ended(sessionId, T1, written === undefined ? {} : { securityInstances: written });
+    assert.equal(await store.recordStatus(endpoint, { sessionId, outcome: 'success', startedAt: end.startedAt, endedAt: end.endedAt, kind: 'bs' }), true);
+    const { device: entry, profile } = await store.getDeviceWithProfile(endpoint);
+    const pending = (await store.getLifecycle(endpoint))?.pendingAccount;
+    const delivered = { device: entry!, profile: profile!, plan: compileBootstrapPlan(profile!, entry!) };
+    assert.equal(await accountReplacementStep(deps, sessionId, end.endedAt, delivered, pending, written), undefined);
+    return sessionId;
+  }
+
+  it('Discover swapped the ids: the record takes the written ones, and the new account deletes the original, not itself', async () => {
+    // The device held its account at /0/2: the new account went to /0/0, the original's rewrite to /0/2.
+    const sessionId = await replacementSucceeded({ writes: { 1: 1, 2: 0 }, bootstrapServer: 2 });
+    const pending = (await store.getLifecycle(endpoint))?.pendingAccount;
+    assert.deepEqual({ instanceId: pending?.instanceId, originalInstanceId: pending?.originalInstanceId, promotedBy: pending?.promotedBy }, { instanceId: 0, originalInstanceId: 2, promotedBy: sessionId });
+    assert.equal((await store.getDevice(endpoint))?.bootstrapCredentials?.identity, `${endpoint}#fresh`);
+    assert.deepEqual(purges.calls, [`schedule 2 replaced ${endpoint}-bs`], 'the purge names the instance the original really is');
+
+    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/2']);
+    assert.equal(first.plan.bootstrapServerWrite?.path, '/0/0', 'the new account is rewritten where it is');
+    assert.equal(first.plan.bootstrapServerWrite?.values['/0/0/12'], 0);
+  });
+
+  it('Discover found the original elsewhere: the new account stays where planned, the original is deleted where it is', async () => {
+    await replacementSucceeded({ writes: { 1: 1, 2: 2 }, bootstrapServer: 5 });
+    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/5']);
+    assert.equal(first.plan.bootstrapServerWrite?.path, '/0/2');
+  });
+
+  it('an older gateway (no securityInstances) gets the planned ids, as before', async () => {
+    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    await handleUplink(ended(sessionId, T1), deps);
+    const pending = (await store.getLifecycle(endpoint))?.pendingAccount;
+    assert.deepEqual({ instanceId: pending?.instanceId, originalInstanceId: pending?.originalInstanceId, promotedBy: pending?.promotedBy }, { instanceId: 2, originalInstanceId: 0, promotedBy: sessionId });
+    assert.deepEqual(purges.calls, [`schedule 0 replaced ${endpoint}-bs`]);
+    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/0']);
+    assert.equal(first.plan.bootstrapServerWrite?.path, '/0/2');
+  });
+
+  it('the contract takes securityInstances and refuses a malformed one', async () => {
+    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const answer = await handleUplink(ended(sessionId, T1, { securityInstances: { writes: { 1: 1, 2: 2 }, bootstrapServer: 0 } }), deps);
+    assert.equal(answer.type === 'bootstrap-recorded' && answer.stored, true);
+    await assert.rejects(handleUplink({ ...ended(sessionId, T1), securityInstances: { writes: { x: 1 } } }, deps), ContractError);
+    await assert.rejects(handleUplink({ ...ended(sessionId, T1), securityInstances: { writes: {}, bootstrapServer: 65535 } }, deps), ContractError);
+  });
+
+  it(
+    'end to end through handleUplink: a remapped replacement session settles the record',
+    async () => {
+      const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+      await handleUplink(ended(sessionId, T1, { securityInstances: { writes: { 1: 1, 2: 0 }, bootstrapServer: 2 } }), deps);
+      const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+      assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/2']);
+    },
+  );
+
+  it('a success redelivered after its purge failed to schedule: one promotion, the purge scheduled, the record kept', async () => {
+    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    purges.failNext = 'schedule';
+    await assert.rejects(handleUplink(ended(sessionId, T1), deps), /ThrottlingException/);
+    // The outcome is stored and the device promoted; what failed is the purge of the original.
+    assert.equal((await store.getDevice(endpoint))?.status?.outcome, 'success');
+
+    // Lambda retries the invocation (the gateway, unanswered, resends too): the same session again.
+    const again = await handleUplink(ended(sessionId, T1), deps);
+    assert.equal(again.type === 'bootstrap-recorded' && again.stored, true);
+    await handleUplink(ended(sessionId, T1), deps);
+
+    const promoted = (await store.getDevice(endpoint))!;
+    assert.equal(promoted.bootstrapCredentials?.identity, `${endpoint}#fresh`);
+    assert.deepEqual(promoted.retiringBootstrapCredentials?.map((credentials) => credentials.identity), [`${endpoint}-bs`], 'promoted once');
+    assert.deepEqual([...purges.schedules.values()].map(({ securityInstanceId, reason, pskIdentity, bootstrapSessionId }) => ({ securityInstanceId, reason, pskIdentity, bootstrapSessionId })), [
+      { securityInstanceId: 0, reason: 'replaced', pskIdentity: `${endpoint}-bs`, bootstrapSessionId: sessionId },
+    ]);
+    assert.ok(!purges.calls.some((call) => call.startsWith('cancel')), 'never taken for the new account\'s first session');
+    const pending = (await store.getLifecycle(endpoint))?.pendingAccount;
+    assert.equal(pending?.identity, `${endpoint}#fresh`, 'kept until the new account\'s first session');
+    assert.equal(pending?.promotedBy, sessionId);
+
+    // That first session still deletes the original and clears the record.
+    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/0']);
+    await handleUplink(ended(first.sessionId, T2), deps);
+    assert.equal((await store.getLifecycle(endpoint))?.pendingAccount, undefined);
+    assert.equal(purges.schedules.get(0)?.reason, 'replaced', "the original's purge is still due");
+  });
+
+  it("every delivery of the promotion failed to schedule the original's purge: the new account's first session schedules it", async () => {
+    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    purges.down = true;
+    for (let delivery = 0; delivery < 3; delivery += 1) await assert.rejects(handleUplink(ended(sessionId, T1), deps), /ServiceUnavailable/);
+    purges.down = false;
+    assert.equal(purges.schedules.size, 0);
+
+    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    await handleUplink(ended(first.sessionId, T2), deps);
+    const purge = purges.schedules.get(0);
+    assert.deepEqual({ reason: purge?.reason, pskIdentity: purge?.pskIdentity, bootstrapSessionId: purge?.bootstrapSessionId, dueAt: purge?.dueAt }, {
+      reason: 'replaced',
+      pskIdentity: `${endpoint}-bs`,
+      bootstrapSessionId: sessionId,
+      dueAt: '2026-11-23T13:00:02.500Z',
+    }, 'as the promotion would have scheduled it: its session, finish + account timeout');
+    assert.equal((await store.getLifecycle(endpoint))?.pendingAccount, undefined);
+  });
+
+  it('a success redelivered after the promotion itself failed completes it', async () => {
+    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    failPutDevice = true;
+    await assert.rejects(handleUplink(ended(sessionId, T1), deps), /ProvisionedThroughputExceeded/);
+    assert.equal((await store.getDevice(endpoint))?.bootstrapCredentials?.identity, `${endpoint}-bs`, 'not promoted yet');
+    assert.equal((await store.getLifecycle(endpoint))?.pendingAccount?.promotedBy, sessionId);
+
+    await handleUplink(ended(sessionId, T1), deps);
+    const promoted = (await store.getDevice(endpoint))!;
+    assert.equal(promoted.bootstrapCredentials?.identity, `${endpoint}#fresh`);
+    assert.equal(promoted.retiringBootstrapCredentials?.length, 1);
+    assert.equal(purges.schedules.get(0)?.reason, 'replaced');
+  });
+
+  it("the new account's first session redelivered, before or after the record was cleared, leaves the original's purge alone", async () => {
+    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    await handleUplink(ended(sessionId, T1), deps);
+    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+
+    purges.failNext = 'cancel';
+    await assert.rejects(handleUplink(ended(first.sessionId, T2), deps), /ThrottlingException/);
+    assert.ok((await store.getLifecycle(endpoint))?.pendingAccount, 'kept: it holds the instance to cancel');
+    await handleUplink(ended(first.sessionId, T2), deps);
+    assert.equal((await store.getLifecycle(endpoint))?.pendingAccount, undefined);
+    const calls = purges.calls.length;
+    await handleUplink(ended(first.sessionId, T2), deps);
+    assert.equal(purges.calls.length, calls, 'nothing scheduled or cancelled by a redelivery after the record went');
+    assert.deepEqual([...purges.schedules.values()].map(({ securityInstanceId, reason, pskIdentity }) => ({ securityInstanceId, reason, pskIdentity })), [
+      { securityInstanceId: 0, reason: 'replaced', pskIdentity: `${endpoint}-bs` },
+    ]);
+  });
+});
