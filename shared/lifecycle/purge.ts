@@ -33,9 +33,13 @@ export const SCHEDULE_NAME_PATTERN = /^[0-9a-zA-Z\-_.]{1,64}$/;
 const ENDPOINT_HASH_HEX_DIGITS = 40;
 
 /**
- * The one schedule name of an account, so a re-bootstrap finds and replaces (or cancels) the
- * schedule an earlier one made without remembering anything. At most 6 + 40 + 1 + 5 = 52
+ * The one schedule name of an account's purge, so a re-bootstrap finds and replaces (or cancels)
+ * the schedule an earlier one made without remembering anything. At most 6 + 40 + 1 + 5 + 2 = 54
  * characters.
+ *
+ * A replaced account's purge has a name of its own (`-r`): later sessions write the new account
+ * at the instance the original had, and their account-timeout schedule or cancellation must not
+ * touch the purge that revokes the original, low-entropy key.
  *
  * The endpoint is hashed rather than written out: Endpoint Client Names may hold any printable
  * ASCII (`:`, `/`, `+`, `@`, ...) and be 255 bytes long, which Scheduler names refuse, and they
@@ -43,17 +47,17 @@ const ENDPOINT_HASH_HEX_DIGITS = 40;
  * which show up in CloudTrail, the console and metrics. 160 bits of SHA-256 leave collisions out
  * of reach.
  */
-export function purgeScheduleName(endpoint: string, securityInstanceId: number): string {
+export function purgeScheduleName(endpoint: string, securityInstanceId: number, reason: PurgeReason = 'account-timeout'): string {
   if (!Number.isInteger(securityInstanceId) || securityInstanceId < 0 || securityInstanceId > 65534) {
     throw new RangeError(`a Security instance id is an integer from 0 to 65534, not ${securityInstanceId}`);
   }
   const hash = createHash('sha256').update(endpoint, 'utf8').digest('hex').slice(0, ENDPOINT_HASH_HEX_DIGITS);
-  return `purge-${hash}-${securityInstanceId}`;
+  return `purge-${hash}-${securityInstanceId}${reason === 'replaced' ? '-r' : ''}`;
 }
 
 /** The name of the schedule a purge belongs to. */
-export function purgeScheduleNameOf(purge: Pick<AccountPurge, 'endpoint' | 'securityInstanceId'>): string {
-  return purgeScheduleName(purge.endpoint, purge.securityInstanceId);
+export function purgeScheduleNameOf(purge: Pick<AccountPurge, 'endpoint' | 'securityInstanceId' | 'reason'>): string {
+  return purgeScheduleName(purge.endpoint, purge.securityInstanceId, purge.reason);
 }
 
 /**
@@ -72,12 +76,13 @@ export function purgeDueAt(finishedAt: string | Date, accountTimeoutSeconds: num
 
 /**
  * Where purges wait until they are due: EventBridge Scheduler on AWS, the table locally.
- * Keyed by `purgeScheduleName`, so there is at most one pending purge per account.
+ * Keyed by `purgeScheduleName`, so there is at most one pending purge per account and reason
+ * (account timeout or replacement).
  */
 export interface PurgeScheduler {
   /** Creates the schedule of that name, or replaces the one already there. */
   schedule(purge: AccountPurge): Promise<void>;
-  /** Removes the pending schedule; false when there was none. */
+  /** Removes the pending account-timeout purge of the account (never a replaced one's); false when there was none. */
   cancel(endpoint: string, securityInstanceId: number): Promise<boolean>;
 }
 

@@ -85,7 +85,7 @@ describe('purge function', () => {
     const first = await handler(purge, context);
     assert.equal(first.outcome, 'purged');
     assert.equal(first.endpoint, 'dev-p');
-    assert.match(first.schedule, /^purge-[0-9a-f]{40}-1$/);
+    assert.match(first.schedule, /^purge-[0-9a-f]{40}-1-r$/, "a replaced account's purge has its own name");
     assert.equal(await store.findDevice('retiringPskIdentity', 'bs-old-dev-p'), undefined);
     const stored = await store.getDevice('dev-p');
     assert.equal(stored?.bootstrapCredentials?.identity, 'bs-new-dev-p', 'the current credential still authenticates');

@@ -42,7 +42,7 @@ const notFound = (): ResourceNotFoundException => new ResourceNotFoundException(
 
 function expectedInput(at: string, input: AccountPurge = purge): Record<string, unknown> {
   return {
-    Name: purgeScheduleName(input.endpoint, input.securityInstanceId),
+    Name: purgeScheduleName(input.endpoint, input.securityInstanceId, input.reason),
     GroupName: 'lwm2m-bs-purges',
     ScheduleExpression: `at(${at})`,
     ScheduleExpressionTimezone: 'UTC',
