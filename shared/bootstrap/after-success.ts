@@ -9,19 +9,23 @@ import type { LifecycleRecord } from '../lifecycle/lifecycle-record.ts';
 import { purgeDueAt } from '../lifecycle/purge.ts';
 import { SecurityResource } from '../lwm2m/objects/security.ts';
 
+/** The session whose success is being taken, as `bootstrap-ended` (or a recorded pack) gives it. */
+export interface SucceededSession {
+  readonly sessionId: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** Where the session wrote the plan's Security instances, when the gateway says. */
+  readonly securityInstances?: SecurityInstances;
+}
+
 /**
  * A bootstrap succeeded: minted server credentials become the device's (see
  * promoteServerCredentials), its lifecycle mark is cleared, an account replacement moves on a step
  * (see accountReplacementStep), and the account timeout it wrote becomes a pending purge. All
  * are idempotent, so a redelivered `bootstrap-ended` is harmless.
  */
-export async function afterSuccess(
-  deps: BootstrapBackendDeps,
-  sessionId: string,
-  endedAt: string,
-  delivered: Delivered,
-  securityInstances?: SecurityInstances,
-): Promise<void> {
+export async function afterSuccess(deps: BootstrapBackendDeps, session: SucceededSession, delivered: Delivered): Promise<void> {
+  const { sessionId, endedAt, securityInstances } = session;
   const { store } = deps;
   const { profile } = delivered;
   let lifecycle: LifecycleRecord | undefined;
@@ -43,6 +47,7 @@ export async function afterSuccess(
     },
     device.endpoint,
     endedAt,
+    session.startedAt,
   );
   const plan = await accountReplacementStep(deps, sessionId, endedAt, { ...delivered, device }, lifecycle?.pendingAccount, securityInstances);
   if (plan === undefined) return;

@@ -85,16 +85,17 @@ async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackend
       if (!BOOTSTRAP_PACK_FORMATS.includes(format)) {
         return rejectAndRecord(request, device, deps, 'not-acceptable', `Accept ${format} cannot carry a Bootstrap-Pack`);
       }
+      const endedAt = deps.now().toISOString();
       await deps.store.recordStatus(device.endpoint, {
         sessionId,
         outcome: 'success',
         startedAt: request.receivedAt,
-        endedAt: deps.now().toISOString(),
+        endedAt,
         kind: 'bspack',
         clientVersion: '1.2',
         contentFormat: format,
       });
-      await afterSuccess(deps, sessionId, deps.now().toISOString(), { device, profile, plan });
+      await afterSuccess(deps, { sessionId, startedAt: request.receivedAt, endedAt }, { device, profile, plan });
       return { v: CONTRACT_VERSION, type: 'bootstrap-planned', requestId: request.requestId, sessionId, endpoint: request.endpoint, plan, outcomeRecorded: true };
     }
     return { v: CONTRACT_VERSION, type: 'bootstrap-planned', requestId: request.requestId, sessionId, endpoint: request.endpoint, plan };
@@ -176,5 +177,9 @@ async function afterSuccessOf(ended: BootstrapEnded, deps: BootstrapBackendDeps,
     if (error instanceof ConfigurationError) return;
     throw error;
   }
-  await afterSuccess(deps, ended.sessionId, ended.endedAt, { device, profile, plan }, ended.securityInstances);
+  await afterSuccess(
+    deps,
+    { sessionId: ended.sessionId, startedAt: ended.startedAt, endedAt: ended.endedAt, ...(ended.securityInstances !== undefined && { securityInstances: ended.securityInstances }) },
+    { device, profile, plan },
+  );
 }

@@ -97,21 +97,35 @@ export interface BootstrapSuccess {
   readonly profileFingerprint: string;
   /** The card the device holds; the card of the newest attach when the caller does not know. */
   readonly iccid?: string;
+  /** When the session ended. */
   readonly at: string;
+  /** When the session started: a mark set after it is for something the session did not deliver. */
+  readonly startedAt?: string;
 }
 
 /**
  * A bootstrap succeeded: the device has what the fingerprint covers, on this card. Without
  * the fallback to the last attach's card, a device whose entry still names its old card would
  * look SIM-changed at every attach and be bootstrapped forever.
+ *
+ * The record comes back unchanged (the same object) when there is nothing to write: the same
+ * fingerprint and card as recorded and no mark to clear, which is every routine re-bootstrap.
+ * `bootstrappedWith.at` is thus the last success that changed the record. A success older than the
+ * recorded one changes nothing, and a mark set after the session started stays.
  */
 export function recordBootstrapSuccess(lifecycle: LifecycleRecord, success: BootstrapSuccess): LifecycleRecord {
+  const done = lifecycle.bootstrappedWith;
+  if (done !== undefined && Date.parse(done.at) > Date.parse(success.at)) return lifecycle;
   const iccid = success.iccid ?? lifecycle.lastAttach?.iccid;
+  const mark = lifecycle.bootstrapNeeded;
+  const markStays = mark !== undefined && success.startedAt !== undefined && Date.parse(mark.since) > Date.parse(success.startedAt);
+  const sameContent = done !== undefined && done.profileFingerprint === success.profileFingerprint && done.iccid === iccid;
+  if (sameContent && (mark === undefined || markStays)) return lifecycle;
   const next: LifecycleRecord = {
     ...lifecycle,
     bootstrappedWith: { profileFingerprint: success.profileFingerprint, ...(iccid !== undefined && { iccid }), at: success.at },
   };
-  delete next.bootstrapNeeded;
+  if (!markStays) delete next.bootstrapNeeded;
   return next;
 }
 

@@ -206,11 +206,24 @@ export async function markDeviceForBootstrap(
  * now, not when the plan was compiled: a profile changed during the session is taken as
  * delivered, and only the next change marks the device again.
  */
-export async function onBootstrapSucceeded(store: LifecycleStore & Pick<BootstrapStore, 'getDeviceWithProfile'>, endpoint: string, at: string): Promise<boolean> {
+export async function onBootstrapSucceeded(
+  store: LifecycleStore & Pick<BootstrapStore, 'getDeviceWithProfile'>,
+  endpoint: string,
+  at: string,
+  startedAt?: string,
+): Promise<boolean> {
   const { device, profile } = await store.getDeviceWithProfile(endpoint);
   if (device === undefined || profile === undefined) return false;
-  const success = { profileFingerprint: profileFingerprint(profile, device), at: new Date(at).toISOString() };
-  await updateLifecycle<true>(store, endpoint, (lifecycle) => ({ write: recordBootstrapSuccess(lifecycle, success), result: true }));
+  const success = {
+    profileFingerprint: profileFingerprint(profile, device),
+    at: new Date(at).toISOString(),
+    ...(startedAt !== undefined && { startedAt: new Date(startedAt).toISOString() }),
+  };
+  // Unchanged means no write: a routine re-bootstrap costs one read here, not a read and a write.
+  await updateLifecycle<true>(store, endpoint, (lifecycle) => {
+    const next = recordBootstrapSuccess(lifecycle, success);
+    return next === lifecycle ? { result: true } : { write: next, result: true };
+  });
   return true;
 }
 

@@ -40,7 +40,10 @@ export const lifecycleRecordSchema = z.strictObject({
    * these catch a redelivery of one of several events stamped with the same time.
    */
   recentEventIds: z.array(z.string().min(1).max(128)).max(RECENT_EVENT_IDS).default([]),
-  /** Set by a successful bootstrap: what it wrote (as a fingerprint) and to which card. */
+  /**
+   * Set by a successful bootstrap: what it wrote (as a fingerprint) and to which card; `at` is the
+   * last success that changed the record (a re-bootstrap writing the same leaves it alone).
+   */
   bootstrappedWith: z
     .strictObject({
       profileFingerprint: profileFingerprintText,

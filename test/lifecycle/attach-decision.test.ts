@@ -239,6 +239,23 @@ describe('decideOnAttach', () => {
     });
   });
 
+  it('recordBootstrapSuccess writes nothing for a routine re-bootstrap, keeps a mark newer than the session, and ignores an older success', () => {
+    const lifecycle = settled();
+    const again = { profileFingerprint: FINGERPRINT, iccid: CARD_A, at: LATER.toISOString(), startedAt: '2026-11-23T12:59:58.000Z' };
+    assert.equal(recordBootstrapSuccess(lifecycle, again), lifecycle, 'same content, no mark: the very same record, so nothing is written');
+
+    const markedDuring = markForBootstrap(lifecycle, 'operator', '2026-11-23T12:59:59.000Z');
+    assert.equal(recordBootstrapSuccess(markedDuring, again), markedDuring, 'an operator mark set while the session ran stays');
+    const markedBefore = markForBootstrap(lifecycle, 'operator', '2026-11-23T12:59:00.000Z');
+    assert.equal(recordBootstrapSuccess(markedBefore, again).bootstrapNeeded, undefined, 'a mark from before the session is cleared');
+    assert.equal(recordBootstrapSuccess(markedBefore, { ...again, startedAt: undefined }).bootstrapNeeded, undefined, 'without a start time, as before');
+
+    const changed = recordBootstrapSuccess(lifecycle, { ...again, profileFingerprint: 'f'.repeat(32) });
+    assert.deepEqual(changed.bootstrappedWith, { profileFingerprint: 'f'.repeat(32), iccid: CARD_A, at: LATER.toISOString() });
+    const older = { profileFingerprint: FINGERPRINT, iccid: CARD_A, at: '2026-11-23T12:30:00.000Z' };
+    assert.equal(recordBootstrapSuccess(changed, older), changed, 'an older success does not take the record back');
+  });
+
   it('does not change the record it was given', () => {
     const lifecycle = settled();
     const snapshot = structuredClone(lifecycle);
