@@ -1,9 +1,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { z } from 'zod';
 import type { BootstrapStore } from '../shared/bootstrap/store.ts';
+import type { KeyFingerprinter } from '../shared/lifecycle/key-fingerprint.ts';
+import { KmsKeyFingerprinter } from '../server/aws/kms-key-fingerprinter.ts';
 import { InvalidCursorError } from '../server/store/cursor.ts';
 import { DynamoDbBootstrapStore } from '../server/store/dynamodb-store.ts';
+import { KEY_FINGERPRINT_KEY_ENV } from './admin/key-fingerprint-env.ts';
 import { ApiError, errorResult, type HttpApiEvent, type HttpApiResult } from './admin/http.ts';
 import { operations } from './admin/operations.ts';
 import { adminApiRoutes, matchRoute, routeKey, type MatchedRoute } from './admin/routes.ts';
@@ -23,17 +27,20 @@ export type { HttpApiEvent, HttpApiResult } from './admin/http.ts';
  */
 const tools = observability('lwm2m-bs-admin-api');
 
-let store: BootstrapStore | undefined;
+let dependencies: { readonly store: BootstrapStore; readonly fingerprinter: KeyFingerprinter } | undefined;
 
-function bootstrapStore(): BootstrapStore {
-  if (store !== undefined) return store;
-  const env = readEnvironment({ TABLE_NAME: z.string().min(1) });
-  store = new DynamoDbBootstrapStore({
-    client: tools.tracer.captureAWSv3Client(new DynamoDBClient({})),
-    tableName: env.TABLE_NAME,
-    onWarning: (message) => tools.logger.warn(message),
-  });
-  return store;
+function adminDependencies(): { readonly store: BootstrapStore; readonly fingerprinter: KeyFingerprinter } {
+  if (dependencies !== undefined) return dependencies;
+  const env = readEnvironment({ TABLE_NAME: z.string().min(1), [KEY_FINGERPRINT_KEY_ENV]: z.string().min(1) });
+  dependencies = {
+    store: new DynamoDbBootstrapStore({
+      client: tools.tracer.captureAWSv3Client(new DynamoDBClient({})),
+      tableName: env.TABLE_NAME,
+      onWarning: (message) => tools.logger.warn(message),
+    }),
+    fingerprinter: new KmsKeyFingerprinter({ kms: tools.tracer.captureAWSv3Client(new KMSClient({})), keyId: env[KEY_FINGERPRINT_KEY_ENV] }),
+  };
+  return dependencies;
 }
 
 /**
@@ -58,7 +65,7 @@ async function handleAdminRequest(event: HttpApiEvent): Promise<HttpApiResult> {
   if (matched === undefined) return errorResult(new ApiError(404, 'not-found', `no route ${event.requestContext.http.method} ${event.rawPath}`));
   tools.logger.appendKeys({ operation: matched.route.operationId });
   try {
-    return await operations[matched.route.operationId]({ event, params: matched.params, store: bootstrapStore() });
+    return await operations[matched.route.operationId]({ event, params: matched.params, ...adminDependencies() });
   } catch (error) {
     const answer = asApiError(error);
     tools.metrics.addMetric(answer.status >= 500 ? 'AdminServerErrors' : 'AdminClientErrors', MetricUnit.Count, 1);

@@ -27,7 +27,9 @@ import { IMPORT_STORE_CONCURRENCY, ImportSnapshotError, writeImport, type Import
 import type { ApiIssue } from '../../functions/admin/http.ts';
 import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConnector } from '../admin-api-client.ts';
 import { onePositional, printJson, remoteAdminApi, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
-import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
+import { openDataDirStore, type OpenedStore, type StoreOpener } from '../data-dir.ts';
+import { generatePepper, PepperKeyFingerprinter, type KeyFingerprinter } from '../../shared/lifecycle/key-fingerprint.ts';
+import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { InputError, UsageError } from '../usage.ts';
 import { allStoredProfiles } from '../../shared/bootstrap/stored-profiles.ts';
 
@@ -48,7 +50,8 @@ export interface ImportReport extends ImportWriteReport {
   /**
    * Devices whose bootstrap key classified low entropy, with the reasons (codes and text, never
    * keys). Imported all the same unless `--refuse-low-entropy`: their account is replaced at
-   * their first bootstrap. Compared within the file only, not with stored devices.
+   * their first bootstrap. A key is shared when another row or another stored device holds it
+   * (by fingerprint); through the admin API (`--endpoint`) only the file's rows are compared.
    */
   readonly lowEntropy: readonly LowEntropyRow[];
 }
@@ -78,12 +81,13 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
   const api = remoteAdminApi(values, connect);
 
   const refuseLowEntropy = values['refuse-low-entropy'];
-  const report = api !== undefined ? await remoteImport(api, { file, format, dryRun: values['dry-run'], refuseLowEntropy }, io, progress) : await withStore(open, values['data-dir'], async (store): Promise<ImportReport> => {
+  const report = api !== undefined ? await remoteImport(api, { file, format, dryRun: values['dry-run'], refuseLowEntropy }, io, progress) : await withFingerprintedStore(open, values['data-dir'], async (store, fingerprinter): Promise<ImportReport> => {
     const validator = new DeviceImportValidator({
       profiles: new Map((await allStoredProfiles(store)).map((profile) => [profile.name, profile])),
       check: checkBootstrapConfiguration,
       csv: format === 'csv',
       refuseLowEntropy,
+      fingerprinter,
     });
     try {
       for await (const row of readRows(format, file, io)) {
@@ -96,7 +100,7 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
       throw error;
     }
     await validator.checkStoredPskIdentities(store, IMPORT_STORE_CONCURRENCY);
-    validator.classifyKeys();
+    await validator.classifyKeys(store, IMPORT_STORE_CONCURRENCY);
     progress.done('validated', validator.rows);
     const base = {
       file,
@@ -124,6 +128,20 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
   else printReport(io, report, values.report);
   if (report.rejectedRows > 0) throw new InputError(`import refused: ${report.rejectedRows} of ${report.rows} rows rejected; nothing written`);
   if (report.rolledBack) throw new InputError(storeFailureMessage(report));
+}
+
+/**
+ * Like withStore, with the fingerprinter of the data directory the opener opened (its pepper
+ * file: openLocalStore's `fingerprinter`). An opener without one (a test double) gets a pepper
+ * of this process's own, which still compares the file with what the same run wrote.
+ */
+async function withFingerprintedStore<T>(open: StoreOpener, dataDirFlag: string | undefined, work: (store: BootstrapStore, fingerprinter: KeyFingerprinter) => Promise<T>): Promise<T> {
+  const opened: OpenedStore & { readonly fingerprinter?: KeyFingerprinter } = await open(dataDirFlag);
+  try {
+    return await work(opened.store, opened.fingerprinter ?? new PepperKeyFingerprinter(generatePepper()));
+  } finally {
+    await opened.close();
+  }
 }
 
 /**
@@ -160,7 +178,8 @@ async function remoteImport(
     throw error;
   }
   progress.done('read', rows);
-  // The keys are classified here, from the rows as read: the server's report does not carry it.
+  // The keys are classified here too, from the rows as read: for --refuse-low-entropy, and for a
+  // server whose answer does not list them.
   const parsed = entries.flatMap((entry, index): PositionedDevice[] => {
     const device = deviceEntrySchema.safeParse(entry);
     return device.success ? [{ device: device.data, position: sent[index]! }] : [];
@@ -173,21 +192,24 @@ async function remoteImport(
   }
   const refused = new Set(unreadable.map((rejection) => rejection.row));
   // Key for key as the local report, so --json and --report read the same.
-  const report = (written: number, rejected: readonly RejectedRow[]): ImportReport => ({
+  const report = (written: number, rejected: readonly RejectedRow[], low: readonly LowEntropyRow[] = lowEntropy): ImportReport => ({
     file,
     format,
     dryRun,
     rows,
     rejectedRows: refused.size,
     rolledBack: false,
-    lowEntropy: refuseLowEntropy ? [] : lowEntropy,
+    lowEntropy: refuseLowEntropy ? [] : low,
     written,
     rejected,
   });
   if (entries.length === 0) return report(0, unreadable);
   try {
     const result = await api.importDevices(entries, { dryRun: dryRun || unreadable.length > 0 });
-    return report(result.written, unreadable);
+    // The server compares with its stored devices too (an older stack answers without the list);
+    // its rows are those of the array sent, put back on the file's.
+    const remoteLow = (result as { lowEntropy?: readonly LowEntropyRow[] }).lowEntropy;
+    return report(result.written, unreadable, remoteLow?.map((low) => ({ ...(sent[low.row - 1] ?? { row: 0 }), endpoint: low.endpoint, reasons: low.reasons })));
   } catch (error) {
     if (!(error instanceof AdminApiError) || error.code !== 'import-rejected') throw error;
     const remote = error.issues.map((issue) => localRejection(issue, sent, format === 'csv'));

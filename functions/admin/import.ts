@@ -14,6 +14,8 @@ import {
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import { IMPORT_STORE_CONCURRENCY, writeImport } from '../../shared/bootstrap/import-writer.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
+import type { LowEntropyRow } from '../../shared/bootstrap/device-import.ts';
+import type { KeyFingerprinter } from '../../shared/lifecycle/key-fingerprint.ts';
 import { ApiError, bodyText, mediaType, type ApiIssue, type HttpApiEvent } from './http.ts';
 
 /** Media types of `POST /import` and the import format each means. */
@@ -30,6 +32,12 @@ export interface ImportResult {
   readonly dryRun: boolean;
   readonly rows: number;
   readonly written: number;
+  /**
+   * Rows whose bootstrap key classified low entropy (reason codes and text, never keys), a key
+   * being shared when another row or another stored device holds it. Imported all the same:
+   * their account is replaced at their first bootstrap.
+   */
+  readonly lowEntropy: readonly LowEntropyRow[];
 }
 
 /**
@@ -37,13 +45,18 @@ export interface ImportResult {
  * before the first write, one bad row refuses the whole body with every problem listed (422),
  * and a store failure while writing puts back what was there before (503).
  */
-export async function importDevices(store: BootstrapStore, event: HttpApiEvent, dryRun: boolean): Promise<ImportResult> {
+export async function importDevices(store: BootstrapStore, event: HttpApiEvent, dryRun: boolean, fingerprinter: KeyFingerprinter): Promise<ImportResult> {
   const type = mediaType(event);
   const format = type === undefined ? undefined : IMPORT_MEDIA_TYPES[type];
   if (format === undefined) {
     throw new ApiError(415, 'unsupported-media-type', `an import is sent as ${Object.keys(IMPORT_MEDIA_TYPES).join(', ')}`);
   }
-  const validator = new DeviceImportValidator({ profiles: new Map((await allStoredProfiles(store)).map((profile) => [profile.name, profile])), check: checkBootstrapConfiguration, csv: format === 'csv' });
+  const validator = new DeviceImportValidator({
+    profiles: new Map((await allStoredProfiles(store)).map((profile) => [profile.name, profile])),
+    check: checkBootstrapConfiguration,
+    csv: format === 'csv',
+    fingerprinter,
+  });
   try {
     readRows(format, bodyText(event), validator);
   } catch (error) {
@@ -55,9 +68,11 @@ export async function importDevices(store: BootstrapStore, event: HttpApiEvent, 
   if (validator.rejected.length > 0) {
     throw new ApiError(422, 'import-rejected', `${validator.rejectedRows} of ${validator.rows} rows rejected; nothing written`, validator.rejected.map(rowIssue));
   }
-  if (dryRun) return { format, dryRun, rows: validator.rows, written: 0 };
+  await validator.classifyKeys(store, IMPORT_STORE_CONCURRENCY);
+  const lowEntropy = validator.lowEntropy;
+  if (dryRun) return { format, dryRun, rows: validator.rows, written: 0, lowEntropy };
   await writeAllOrNothing(store, validator.devices);
-  return { format, dryRun, rows: validator.rows, written: validator.devices.length };
+  return { format, dryRun, rows: validator.rows, written: validator.devices.length, lowEntropy };
 }
 
 function rowIssue(rejection: RejectedRow): ApiIssue {

@@ -3,6 +3,8 @@ import { redactDevice, redactProfile } from '../../shared/bootstrap/redact.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
+import { classifyWrittenDeviceKey, withKeyFingerprint } from '../../shared/bootstrap/device-key-classification.ts';
+import type { KeyFingerprinter } from '../../shared/lifecycle/key-fingerprint.ts';
 import { contentFormatName } from '../../shared/content/format.ts';
 import { factoryExportOf, smartcardExportOf, validDevice, validProfile } from './documents.ts';
 import { ApiError, json, jsonBody, notFound, type HttpApiEvent, type HttpApiResult } from './http.ts';
@@ -13,6 +15,8 @@ export interface OperationRequest {
   readonly event: HttpApiEvent;
   readonly params: Readonly<Record<string, string>>;
   readonly store: BootstrapStore;
+  /** Fingerprints bootstrap PSKs for the store's sharing index (KMS GenerateMac on AWS). */
+  readonly fingerprinter: KeyFingerprinter;
 }
 
 const flag = z.enum(['true', 'false']).transform((value) => value === 'true');
@@ -108,11 +112,19 @@ export const operations: Readonly<Record<AdminOperationId, Operation>> = {
     return json(200, showDevice(showSecrets)(device));
   },
 
-  async putDevice({ event, params, store }) {
+  async putDevice({ event, params, store, fingerprinter }) {
     query(event, 'none');
-    const device = await validDevice(store, jsonBody(event), params['endpoint']!);
+    const device = await withKeyFingerprint(await validDevice(store, jsonBody(event), params['endpoint']!), fingerprinter);
+    // Counted before the write, so the device's own stored version is left out either way.
+    const classification = await classifyWrittenDeviceKey(store, device);
     await store.putDevice(device);
-    return json(200, { stored: 'device', endpoint: device.endpoint, profile: device.profile });
+    return json(200, {
+      stored: 'device',
+      endpoint: device.endpoint,
+      profile: device.profile,
+      // Codes and text, never the key: the account is replaced at the device's next bootstrap.
+      ...(classification?.entropy === 'low' && { lowEntropy: classification.reasons }),
+    });
   },
 
   async deleteDevice({ event, params, store }) {
@@ -121,9 +133,9 @@ export const operations: Readonly<Record<AdminOperationId, Operation>> = {
     return json(200, { deleted: 'device', endpoint: params['endpoint'] });
   },
 
-  async importDevices({ event, store }) {
+  async importDevices({ event, store, fingerprinter }) {
     const { dryRun } = query(event, 'importDevices');
-    return json(200, await importDevices(store, event, dryRun === true));
+    return json(200, await importDevices(store, event, dryRun === true, fingerprinter));
   },
 
   async getDeviceStatus({ event, params, store }) {

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type Attribute, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { DEFAULT_TABLE_NAME, createTableInput } from '../../server/store/table.ts';
 
@@ -12,6 +12,9 @@ export interface DataProps {
   readonly deletionProtection: boolean;
 }
 
+/** Data's fingerprint key by the table it made with it (Data.fingerprintKeyOf). */
+const fingerprintKeys = new WeakMap<ITable, Key>();
+
 /**
  * The bootstrap table, built from the same `createTableInput` the local adapter uses, so keys
  * and indexes cannot drift between dynalite and DynamoDB. On-demand (a fleet bootstraps in
@@ -20,6 +23,13 @@ export interface DataProps {
 export class Data extends Construct {
   readonly table: Table;
   readonly key: Key;
+  /**
+   * The HMAC key bootstrap PSKs are fingerprinted with (KMS GenerateMac, HMAC-SHA256) for the
+   * table's ByKeyFingerprint index: it plays the local pepper's part and never leaves KMS, so
+   * the table alone does not let anyone test a guessed key. Replacing it orphans every stored
+   * fingerprint (devices must be imported again), so it is kept or removed with the table.
+   */
+  readonly fingerprintKey: Key;
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
@@ -27,6 +37,16 @@ export class Data extends Construct {
     this.key = new Key(this, 'TableKey', {
       description: 'lwm2m-bs: encrypts the bootstrap table (device credentials)',
       enableKeyRotation: true,
+      removalPolicy,
+      ...(removalPolicy === RemovalPolicy.DESTROY && { pendingWindow: Duration.days(7) }),
+    });
+
+    this.fingerprintKey = new Key(this, 'KeyFingerprintKey', {
+      description: 'lwm2m-bs: HMAC key for bootstrap PSK fingerprints (detects keys shared by devices)',
+      keySpec: KeySpec.HMAC_256,
+      keyUsage: KeyUsage.GENERATE_VERIFY_MAC,
+      // KMS rotates symmetric encryption keys only; a rotated HMAC key would split the index anyway.
+      enableKeyRotation: false,
       removalPolicy,
       ...(removalPolicy === RemovalPolicy.DESTROY && { pendingWindow: Duration.days(7) }),
     });
@@ -56,13 +76,24 @@ export class Data extends Construct {
     for (const index of model.GlobalSecondaryIndexes ?? []) {
       const hash = keyOf(index.KeySchema, 'HASH');
       if (index.IndexName === undefined || hash === undefined) throw new Error('table model: index without name or key');
-      if (index.Projection?.ProjectionType !== 'INCLUDE') throw new Error(`table model: index ${index.IndexName} must project INCLUDE`);
+      const projection = index.Projection?.ProjectionType;
+      if (projection === 'KEYS_ONLY') {
+        this.table.addGlobalSecondaryIndex({ indexName: index.IndexName, partitionKey: attribute(hash), projectionType: ProjectionType.KEYS_ONLY });
+        continue;
+      }
+      if (projection !== 'INCLUDE') throw new Error(`table model: index ${index.IndexName} must project INCLUDE or KEYS_ONLY`);
       this.table.addGlobalSecondaryIndex({
         indexName: index.IndexName,
         partitionKey: attribute(hash),
         projectionType: ProjectionType.INCLUDE,
-        nonKeyAttributes: [...(index.Projection.NonKeyAttributes ?? [])],
+        nonKeyAttributes: [...(index.Projection?.NonKeyAttributes ?? [])],
       });
     }
+    fingerprintKeys.set(this.table, this.fingerprintKey);
+  }
+
+  /** The fingerprint key that goes with a table this construct made (for Functions, given the table). */
+  static fingerprintKeyOf(table: ITable): Key | undefined {
+    return fingerprintKeys.get(table);
   }
 }

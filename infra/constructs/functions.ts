@@ -2,12 +2,14 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { EventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { Key } from 'aws-cdk-lib/aws-kms';
+import type { IKey, Key } from 'aws-cdk-lib/aws-kms';
 import type { Function as LambdaFunction, IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
-import { IDENTITY_INDEX } from '../../server/store/table.ts';
+import { KEY_FINGERPRINT_KEY_ENV } from '../../functions/admin/key-fingerprint-env.ts';
+import { ALL_INDEXES } from '../../server/store/table.ts';
+import { Data } from './data.ts';
 import { downlinkTopicPattern } from '../topics.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { nodeFunction } from './node-function.ts';
@@ -28,6 +30,11 @@ export const ENTRY = {
 export interface FunctionsProps {
   readonly table: Table;
   readonly tableKey: Key;
+  /**
+   * The KMS HMAC key device writers fingerprint bootstrap PSKs with (Data.fingerprintKey);
+   * by default the one Data made with `table`.
+   */
+  readonly keyFingerprintKey?: IKey;
   readonly bus: EventBus;
   /** Inline placeholder code instead of esbuild bundles (tests, offline synth). */
   readonly skipBundling: boolean;
@@ -50,7 +57,9 @@ export class Functions extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const { table } = props;
-    const indexArns = Object.values(IDENTITY_INDEX).map((index) => `${table.tableArn}/index/${index.indexName}`);
+    const indexArns = ALL_INDEXES.map((index) => `${table.tableArn}/index/${index.indexName}`);
+    const fingerprintKey = props.keyFingerprintKey ?? Data.fingerprintKeyOf(table);
+    if (fingerprintKey === undefined) throw new Error('Functions: no keyFingerprintKey given, and the table is not one Data made');
     const tableKeyUse = (actions: string[]): PolicyStatement => new PolicyStatement({ actions, resources: [props.tableKey.keyArn] });
 
     this.uplinkFailures = new DeadLetterQueue(this, 'UplinkFailures', 'the gateway-uplink function (asynchronous invocations from the IoT rule)');
@@ -90,7 +99,7 @@ export class Functions extends Construct {
       description: 'lwm2m-bs: admin API (profiles, devices, import, status)',
       // API Gateway gives up after 30 s.
       timeout: Duration.seconds(29),
-      environment: { TABLE_NAME: table.tableName },
+      environment: { TABLE_NAME: table.tableName, [KEY_FINGERPRINT_KEY_ENV]: fingerprintKey.keyArn },
       // Protects the table: an operator's bulk imports, each writing in parallel, must not eat
       // the burst capacity and the account concurrency the bootstrap path needs. Accounts
       // whose Lambda quota is still 10 cannot reserve anything: set the context to false.
@@ -101,6 +110,11 @@ export class Functions extends Construct {
       resources: [table.tableArn, ...indexArns],
     }));
     this.adminApi.addToRolePolicy(tableKeyUse(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']));
+    // The admin API writes devices (PUT /devices, POST /import) and fingerprints their bootstrap
+    // PSKs; it only computes MACs, so no VerifyMac and nothing else on the key. The uplink
+    // function only counts the fingerprints already stored (the ByKeyFingerprint index) and
+    // gets no right on this key.
+    this.adminApi.addToRolePolicy(new PolicyStatement({ actions: ['kms:GenerateMac'], resources: [fingerprintKey.keyArn] }));
 
     Validations.of(this.gatewayUplink.role!).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'iot:DescribeEndpoint and the X-Ray PutTraceSegments/PutTelemetryRecords actions support no resource-level permissions: IAM requires Resource "*" for them, and only for them.' },

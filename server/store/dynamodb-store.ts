@@ -25,6 +25,7 @@ import {
   deviceDoc,
   deviceIdentityValues,
   deviceKey,
+  deviceKeyFingerprint,
   deviceLifecycleKey,
   deviceStatusKey,
   encodeDeviceStatus,
@@ -47,6 +48,7 @@ import {
   IDENTITY_INDEX,
   IDENTITY_KINDS,
   ITEM_KIND,
+  KEY_FINGERPRINT_INDEX,
   LIFECYCLE_ATTRIBUTE,
   PARTITION_KEY,
   SORT_KEY,
@@ -149,8 +151,8 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
   }
 
   /**
-   * Writes the configuration and the identity attributes the indexes read, removing those the
-   * device no longer has. An UpdateItem rather than a PutItem so a status an earlier version
+   * Writes the configuration and the attributes the indexes read (identities, key fingerprint),
+   * removing those the device no longer has. An UpdateItem rather than a PutItem so a status an earlier version
    * kept on the device item survives a re-import; a `status` on the entry is ignored, as
    * outcomes belong to `recordStatus`.
    */
@@ -170,6 +172,13 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
         values[`:${kind}`] = { S: value };
         set.push(`${placeholder} = :${kind}`);
       }
+    }
+    const fingerprint = deviceKeyFingerprint(device);
+    names['#keyFingerprint'] = KEY_FINGERPRINT_INDEX.attribute;
+    if (fingerprint === undefined) remove.push('#keyFingerprint');
+    else {
+      values[':keyFingerprint'] = { S: fingerprint };
+      set.push('#keyFingerprint = :keyFingerprint');
     }
     await this.#client.send(
       new UpdateItemCommand({
@@ -267,6 +276,41 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     }
     const item = items[0];
     return item ? this.#decodeDevice(item) : undefined;
+  }
+
+  /**
+   * Counts on the KEYS_ONLY fingerprint index, no further than `limit`: `Select COUNT` when no
+   * endpoint is left out; otherwise the holders' table keys (all a KEYS_ONLY index item has
+   * besides the fingerprint), as a count cannot say whose items it counted.
+   */
+  async countDevicesWithKeyFingerprint(fingerprint: string, limit: number, except: ReadonlySet<string> | readonly string[] = []): Promise<number> {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    const excluded: ReadonlySet<string> = except instanceof Set ? except : new Set(except);
+    const names = { '#fingerprint': KEY_FINGERPRINT_INDEX.attribute };
+    let counted = 0;
+    let startKey: Item | undefined;
+    do {
+      const output = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: KEY_FINGERPRINT_INDEX.indexName,
+          KeyConditionExpression: '#fingerprint = :fingerprint',
+          ExpressionAttributeValues: { ':fingerprint': { S: fingerprint } },
+          // Left-out holders are read too; past 100 of them the loop reads further pages.
+          Limit: limit - counted + Math.min(excluded.size, 100),
+          ...(excluded.size === 0
+            ? { Select: 'COUNT' as const, ExpressionAttributeNames: names }
+            : { ProjectionExpression: '#pk', ExpressionAttributeNames: { ...names, '#pk': PARTITION_KEY } }),
+          ...(startKey !== undefined && { ExclusiveStartKey: startKey }),
+        }),
+      );
+      counted +=
+        excluded.size === 0
+          ? (output.Count ?? 0)
+          : (output.Items ?? []).filter((item) => !excluded.has((stringAttribute(item, PARTITION_KEY) ?? '').slice(ITEM_KIND.device.prefix.length))).length;
+      startKey = output.LastEvaluatedKey;
+    } while (counted < limit && startKey !== undefined);
+    return Math.min(counted, limit);
   }
 
   async getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }> {

@@ -54,6 +54,19 @@ export function deviceIdentityValues(device: DeviceEntry): Record<StoredIdentity
   };
 }
 
+/**
+ * The fingerprint the ByKeyFingerprint index holds for a device: only a current PSK credential
+ * with a key counts (a retiring one is on its way out, and other modes' keys are not shared
+ * secrets). A fingerprint left beside another kind of credential is not indexed.
+ */
+export function deviceKeyFingerprint(device: DeviceEntry): string | undefined {
+  const credentials = device.bootstrapCredentials;
+  const current = credentials?.securityMode === 'psk' && credentials.secretKey !== undefined ? credentials.keyFingerprint : undefined;
+  // A key minted by a replacement has no fingerprint (it is unique by construction): the device
+  // is then indexed under the key it was given before, which it has held (replacedKeyFingerprint).
+  return current ?? device.replacedKeyFingerprint;
+}
+
 export function encodeProfile(profile: Profile): Item {
   return { ...profileKey(profile.name), [DEVICE_ATTRIBUTE.doc]: { S: JSON.stringify(profile) } };
 }

@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { isAlive } from './data-dir-lock.ts';
 import { DynamoDbBootstrapStore } from './dynamodb-store.ts';
 import { localDynamoDbClient, startDynalite, type RunningDynalite } from './dynalite.ts';
+import { dataDirKeyFingerprinter } from './pepper-file.ts';
 import { DEFAULT_TABLE_NAME, ensureTable } from './table.ts';
+import type { KeyFingerprinter } from '../../shared/lifecycle/key-fingerprint.ts';
 
 const SERVER_INFO_FILE = 'server.json';
 
@@ -28,6 +30,8 @@ export interface LocalStore {
   readonly endpoint: string;
   /** True when this process started dynalite; false when it talks to a running server's. */
   readonly embedded: boolean;
+  /** Fingerprints keys under the data directory's pepper file (created on first use). */
+  readonly fingerprinter: KeyFingerprinter;
   close(): Promise<void>;
 }
 
@@ -56,7 +60,13 @@ export async function openLocalStore(options: { dataDir: string; tableName?: str
     await close();
     throw error;
   }
-  return { store: new DynamoDbBootstrapStore({ client, tableName }), endpoint, embedded: dynalite !== undefined, close };
+  return {
+    store: new DynamoDbBootstrapStore({ client, tableName }),
+    endpoint,
+    embedded: dynalite !== undefined,
+    fingerprinter: dataDirKeyFingerprinter(options.dataDir),
+    close,
+  };
 }
 
 /** Announces this process's dynalite to CLI commands run against the same data directory. */

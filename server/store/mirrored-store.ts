@@ -3,7 +3,7 @@ import type { Profile } from '../../shared/bootstrap/profile.ts';
 import type { BootstrapStore, BulkWriteResult, Page } from '../../shared/bootstrap/store.ts';
 import type { LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
 import type { StatusEntry } from './dynamodb-store.ts';
-import { deviceIdentityValues, isNewerOrSame, newerStatus, stringAttribute, type Item } from './item-codec.ts';
+import { deviceIdentityValues, deviceKeyFingerprint, isNewerOrSame, newerStatus, stringAttribute, type Item } from './item-codec.ts';
 import { OutcomeQueue } from './outcome-queue.ts';
 import { BATCH_WRITE_LIMIT, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, type StoredIdentityKind } from './table.ts';
 
@@ -50,6 +50,8 @@ export class MirroredStore implements BootstrapStore {
   readonly #devices = new Map<string, DeviceEntry>();
   /** Identity kind → value → endpoints holding it (more than one is a configuration error). */
   readonly #identities = new Map<StoredIdentityKind, Map<string, Set<string>>>(IDENTITY_KINDS.map((kind) => [kind, new Map()]));
+  /** Bootstrap PSK fingerprint → endpoints holding it, as the table's ByKeyFingerprint index. */
+  readonly #fingerprints = new Map<string, Set<string>>();
   readonly #outcomes: OutcomeQueue;
   /** Per item key, the refresh in progress; a refresh asked meanwhile runs after it. */
   readonly #refreshing = new Map<string, Promise<void>>();
@@ -142,6 +144,18 @@ export class MirroredStore implements BootstrapStore {
     const device = this.#devices.get([...endpoints][0]!);
     if (device === undefined) return undefined;
     return withoutStatus(device);
+  }
+
+  /** From memory, like the other lookups: the bootstrap path asks this and must not read the table. */
+  async countDevicesWithKeyFingerprint(fingerprint: string, limit: number, except: ReadonlySet<string> | readonly string[] = []): Promise<number> {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    const excluded: ReadonlySet<string> = except instanceof Set ? except : new Set(except);
+    let counted = 0;
+    for (const endpoint of this.#fingerprints.get(fingerprint) ?? []) {
+      if (!excluded.has(endpoint)) counted += 1;
+      if (counted >= limit) break;
+    }
+    return counted;
   }
 
   async getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }> {
@@ -256,6 +270,8 @@ export class MirroredStore implements BootstrapStore {
       endpoints.add(entry.endpoint);
       byValue.set(value, endpoints);
     }
+    const fingerprint = deviceKeyFingerprint(entry);
+    if (fingerprint !== undefined) this.#fingerprints.set(fingerprint, (this.#fingerprints.get(fingerprint) ?? new Set<string>()).add(entry.endpoint));
   }
 
   #removeDevice(endpoint: string): void {
@@ -276,6 +292,10 @@ export class MirroredStore implements BootstrapStore {
       endpoints?.delete(device.endpoint);
       if (endpoints?.size === 0) byValue.delete(value);
     }
+    const fingerprint = deviceKeyFingerprint(device);
+    const holders = fingerprint === undefined ? undefined : this.#fingerprints.get(fingerprint);
+    holders?.delete(device.endpoint);
+    if (fingerprint !== undefined && holders?.size === 0) this.#fingerprints.delete(fingerprint);
   }
 }
 

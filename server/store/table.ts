@@ -16,7 +16,8 @@ import type { IdentityKind } from '../../shared/bootstrap/store.ts';
  * - profile: `PK=PROFILE#<name>`, `SK=PROFILE`, `doc` (the profile as JSON).
  * - device: `PK=DEVICE#<endpoint>`, `SK=DEVICE`, `doc` (the entry without its status, as JSON),
  *   and one attribute per identity the device has (`imsi`, `iccid`, `imei`, `pskIdentity`,
- *   `retiringPskIdentity`).
+ *   `retiringPskIdentity`), and `keyFingerprint` when its Bootstrap-Server credential is a PSK
+ *   whose fingerprint a writer took (KEY_FINGERPRINT_INDEX).
  *   Items an earlier version wrote may also hold `status` and `statusStartedAt`; they are still
  *   read (the newer of the two records wins) but no longer written.
  * - device status: `PK=DEVICE#<endpoint>`, `SK=STATUS`, `status` (the last bootstrap outcome as
@@ -108,6 +109,19 @@ export const IDENTITY_KINDS = Object.keys(IDENTITY_INDEX) as readonly StoredIden
 
 export const INDEX_PROJECTED_ATTRIBUTES: readonly string[] = [DEVICE_ATTRIBUTE.doc];
 
+/**
+ * The sparse GSI over the fingerprint of each device's Bootstrap-Server PSK (seed 002: a key
+ * "stored on multiple devices" is low entropy). It is only ever counted (Query, Select COUNT),
+ * so KEYS_ONLY: the index copies no configuration, and no key material, beside the fingerprint.
+ * Only devices whose current credential is a PSK with a key and a fingerprint carry the
+ * attribute. Queries on a GSI are eventually consistent: a device written a moment ago may not
+ * be counted yet.
+ */
+export const KEY_FINGERPRINT_INDEX: IdentityIndex = { indexName: 'ByKeyFingerprint', attribute: 'keyFingerprint' };
+
+/** Every GSI of the table, for checks and grants. */
+export const ALL_INDEXES: readonly IdentityIndex[] = [...Object.values(IDENTITY_INDEX), KEY_FINGERPRINT_INDEX];
+
 /** CreateTable input for the whole model; on-demand billing, as a bootstrap fleet is bursty. */
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const indexes = Object.values(IDENTITY_INDEX);
@@ -117,17 +131,24 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
     AttributeDefinitions: [
       { AttributeName: PARTITION_KEY, AttributeType: 'S' },
       { AttributeName: SORT_KEY, AttributeType: 'S' },
-      ...indexes.map((index) => ({ AttributeName: index.attribute, AttributeType: 'S' as const })),
+      ...ALL_INDEXES.map((index) => ({ AttributeName: index.attribute, AttributeType: 'S' as const })),
     ],
     KeySchema: [
       { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
       { AttributeName: SORT_KEY, KeyType: 'RANGE' },
     ],
-    GlobalSecondaryIndexes: indexes.map((index) => ({
-      IndexName: index.indexName,
-      KeySchema: [{ AttributeName: index.attribute, KeyType: 'HASH' }],
-      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
-    })),
+    GlobalSecondaryIndexes: [
+      ...indexes.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: [{ AttributeName: index.attribute, KeyType: 'HASH' as const }],
+        Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
+      })),
+      {
+        IndexName: KEY_FINGERPRINT_INDEX.indexName,
+        KeySchema: [{ AttributeName: KEY_FINGERPRINT_INDEX.attribute, KeyType: 'HASH' as const }],
+        Projection: { ProjectionType: 'KEYS_ONLY' as const },
+      },
+    ],
   };
 }
 
@@ -181,7 +202,7 @@ function isActive(table: TableDescription): boolean {
 
 function checkIndexes(table: TableDescription, tableName: string): void {
   const present = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
-  const missing = Object.values(IDENTITY_INDEX).filter((index) => !present.has(index.indexName));
+  const missing = ALL_INDEXES.filter((index) => !present.has(index.indexName));
   if (missing.length > 0) {
     throw new Error(
       `table ${tableName} lacks the index(es) ${missing.map((index) => index.indexName).join(', ')}; it was created by another tool or an earlier version ` +

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { classifyBootstrapKey, type LowEntropyReason } from '../lifecycle/key-entropy.ts';
-import { generatePepper, keyFingerprint } from '../lifecycle/key-fingerprint.ts';
+import { generatePepper, keyFingerprint, PepperKeyFingerprinter, type KeyFingerprinter } from '../lifecycle/key-fingerprint.ts';
 import type { ConfigurationIssue } from './configuration-error.ts';
+import { SHARED_KEY_COUNT_LIMIT, withKeyFingerprint, type KeySharingStore } from './device-key-classification.ts';
 import { deviceEntrySchema, type DeviceEntry } from './device.ts';
 import { hexToBytes } from './key-bytes.ts';
 import type { Profile } from './profile.ts';
@@ -205,7 +206,14 @@ export interface DeviceImportOptions {
    * imported and its account replaced at its first bootstrap (seeds 000 and 002).
    */
   readonly refuseLowEntropy?: boolean;
-  /** The pepper the batch's key fingerprints are taken under; a fresh random one by default. */
+  /**
+   * Takes the fingerprints the devices are stored with and compared by: the data directory's
+   * pepper file locally, KMS on AWS. Without one, a fingerprinter under `pepper` (a fresh random
+   * one by default), which only compares the batch with itself and with what the same
+   * fingerprinter wrote before.
+   */
+  readonly fingerprinter?: KeyFingerprinter;
+  /** The pepper of the default fingerprinter. */
   readonly pepper?: Uint8Array;
 }
 
@@ -229,7 +237,7 @@ export interface PositionedDevice {
  * more than one device of the batch. Keys are compared through their fingerprints under
  * `pepper`, so no key is kept beyond its entry. Devices without a PSK bootstrap key are not
  * classified. Only the batch is compared: a key shared with an already stored device needs the
- * store's fingerprint index.
+ * store's fingerprint index (classifyImportKeys).
  */
 export function classifyBatchKeys(batch: readonly PositionedDevice[], pepper: Uint8Array = generatePepper()): LowEntropyRow[] {
   const fingerprints = batch.map(({ device }) => {
@@ -243,17 +251,73 @@ export function classifyBatchKeys(batch: readonly PositionedDevice[], pepper: Ui
     const key = bootstrapPskKey(device);
     const fingerprint = fingerprints[index];
     if (key === undefined || fingerprint === undefined) return;
-    const credentials = device.bootstrapCredentials;
-    const { entropy, reasons } = classifyBootstrapKey({
-      key,
-      ...(credentials?.identity !== undefined && { identity: credentials.identity }),
-      device,
-      ...(credentials?.keyOrigin !== undefined && { declaredOrigin: credentials.keyOrigin }),
-      devicesSharingKey: holders.get(fingerprint) ?? 1,
-    });
+    const { entropy, reasons } = classifyImportedKey(device, key, holders.get(fingerprint) ?? 1);
     if (entropy === 'low') low.push({ ...position, endpoint: device.endpoint, reasons });
   });
   return low;
+}
+
+/**
+ * Classifies the batch's bootstrap PSKs by the fingerprints they carry (withKeyFingerprint):
+ * a key's sharers are the devices of the batch holding it plus, with `store`, the stored
+ * devices holding it that the batch does not import (a stored device the batch imports is
+ * replaced by its row). The store is asked only for keys not low already, one count each, at
+ * most `concurrency` in flight. A device without a fingerprint is compared with nothing.
+ */
+export async function classifyImportKeys(batch: readonly PositionedDevice[], store?: KeySharingStore, concurrency = 16): Promise<LowEntropyRow[]> {
+  const holders = new Map<string, number>();
+  for (const { device } of batch) {
+    const fingerprint = bootstrapPskFingerprint(device);
+    if (fingerprint !== undefined) holders.set(fingerprint, (holders.get(fingerprint) ?? 0) + 1);
+  }
+  const importing = new Set(batch.map(({ device }) => device.endpoint));
+  const rows = await mapBounded(batch, concurrency, async ({ device, position }): Promise<LowEntropyRow | undefined> => {
+    const key = bootstrapPskKey(device);
+    if (key === undefined) return undefined;
+    const fingerprint = bootstrapPskFingerprint(device);
+    const inBatch = fingerprint === undefined ? 1 : (holders.get(fingerprint) ?? 1);
+    let classification = classifyImportedKey(device, key, inBatch);
+    if (classification.entropy === 'high' && store !== undefined && fingerprint !== undefined) {
+      const stored = await store.countDevicesWithKeyFingerprint(fingerprint, SHARED_KEY_COUNT_LIMIT, importing);
+      if (stored > 0) classification = classifyImportedKey(device, key, inBatch + stored);
+    }
+    return classification.entropy === 'low' ? { ...position, endpoint: device.endpoint, reasons: classification.reasons } : undefined;
+  });
+  return rows.filter((row): row is LowEntropyRow => row !== undefined);
+}
+
+function classifyImportedKey(device: DeviceEntry, key: Uint8Array, devicesSharingKey: number): ReturnType<typeof classifyBootstrapKey> {
+  const credentials = device.bootstrapCredentials;
+  return classifyBootstrapKey({
+    key,
+    ...(credentials?.identity !== undefined && { identity: credentials.identity }),
+    device,
+    ...(credentials?.keyOrigin !== undefined && { declaredOrigin: credentials.keyOrigin }),
+    devicesSharingKey,
+  });
+}
+
+function bootstrapPskFingerprint(device: DeviceEntry): string | undefined {
+  const credentials = device.bootstrapCredentials;
+  return credentials?.securityMode === 'psk' && credentials.secretKey !== undefined ? credentials.keyFingerprint : undefined;
+}
+
+/** A row's own `keyFingerprint` is not trusted: classifyKeys takes it from the key. */
+function withoutSentFingerprint(device: DeviceEntry): DeviceEntry {
+  if (device.bootstrapCredentials?.keyFingerprint === undefined) return device;
+  const credentials = { ...device.bootstrapCredentials };
+  delete credentials.keyFingerprint;
+  return { ...device, bootstrapCredentials: credentials };
+}
+
+async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < items.length; index = next++) results[index] = await work(items[index]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
 }
 
 /** The reason a row refused for its key gives: the codes, then what each means. */
@@ -280,7 +344,8 @@ function describePosition(position: RowPosition): string {
  * schema error, an unknown profile, an endpoint or bootstrap PSK identity used by an earlier row
  * of the same file, or a configuration issue the checker finds; then, once every row is in,
  * for a bootstrap PSK identity another stored device holds (checkStoredPskIdentities). Last,
- * classifyKeys lists the devices whose bootstrap key is low entropy (or refuses them).
+ * classifyKeys fingerprints the bootstrap keys and lists the devices whose key is low entropy
+ * (or refuses them).
  */
 export class DeviceImportValidator {
   readonly devices: DeviceEntry[] = [];
@@ -324,7 +389,7 @@ export class DeviceImportValidator {
       this.#reject(position, endpoint, issues.map((issue) => ({ field: issue.field, reason: issue.message })));
       return;
     }
-    const device = parsed.data;
+    const device = withoutSentFingerprint(parsed.data);
     const problems: { field: string; reason: string }[] = [];
     const earlier = this.#endpoints.get(device.endpoint);
     if (earlier === undefined) this.#endpoints.set(device.endpoint, { position, endpoint: device.endpoint });
@@ -388,14 +453,22 @@ export class DeviceImportValidator {
   }
 
   /**
-   * After the last row (and after checkStoredPskIdentities): classifies the kept devices'
-   * bootstrap keys (classifyBatchKeys). Low-entropy devices are listed in `lowEntropy`, or,
-   * with `refuseLowEntropy`, rejected on their key field.
+   * After the last row (and after checkStoredPskIdentities): gives every kept device the
+   * fingerprint of its bootstrap PSK (withKeyFingerprint), then classifies the keys
+   * (classifyImportKeys), counting as sharers both the batch and, when `store` is given, the
+   * stored devices outside it. Low-entropy devices are listed in `lowEntropy`, or, with
+   * `refuseLowEntropy`, rejected on their key field.
    */
-  classifyKeys(): void {
-    const low = classifyBatchKeys(
+  async classifyKeys(store?: KeySharingStore, concurrency = 16): Promise<void> {
+    const fingerprinter = this.#options.fingerprinter ?? new PepperKeyFingerprinter(this.#options.pepper ?? generatePepper());
+    const fingerprinted = await mapBounded(this.devices, concurrency, (device) => withKeyFingerprint(device, fingerprinter));
+    fingerprinted.forEach((device, index) => {
+      this.devices[index] = device;
+    });
+    const low = await classifyImportKeys(
       this.devices.map((device, index) => ({ device, position: this.#positions[index]! })),
-      this.#options.pepper,
+      store,
+      concurrency,
     );
     if (this.#options.refuseLowEntropy !== true) {
       this.lowEntropy.push(...low);

@@ -21,11 +21,21 @@ export const deviceIdentitiesSchema = z.strictObject({
 });
 export type DeviceIdentities = z.infer<typeof deviceIdentitiesSchema>;
 
+const keyFingerprintText = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits');
+
 /** What the device holds for its Bootstrap-Server account (used by DTLS and to rewrite it). */
 export const bootstrapCredentialsSchema = serverCredentialsSchema.extend({
   securityMode: securityModeName.default('nosec'),
   /** Where the key came from, as the importer declares it (seed 002: PIN, password, serial... are low entropy). */
   keyOrigin: keyOrigin.optional(),
+  /**
+   * The PSK's fingerprint (KeyFingerprinter: HMAC-SHA256 under the installation's pepper or KMS
+   * HMAC key), which the store indexes to count the devices sharing a key (seed 002). Not key
+   * material and not secret on its own: exports and API answers may show it, since nobody
+   * without the pepper or the KMS key can test a guessed key against it. Set by the device
+   * writers (import, admin API) from `secretKey`; one sent in is replaced or dropped.
+   */
+  keyFingerprint: keyFingerprintText.optional(),
 });
 
 /**
@@ -87,6 +97,13 @@ export const deviceEntrySchema = z.strictObject({
   retiringBootstrapCredentials: z.array(retiringBootstrapCredentialsSchema).max(4).optional(),
   /** The last purged Bootstrap-Server identities, newest last. */
   revokedBootstrapIdentities: z.array(revokedBootstrapIdentitySchema).max(16).optional(),
+  /**
+   * The fingerprint of the Bootstrap-Server key a replacement took away (keyFingerprint before
+   * it). The device has held that key, so it still counts as one of its holders: without this,
+   * the last devices of a fleet sharing one secret would find themselves its only holder once
+   * the others were replaced, and keep a key known to every device of the fleet.
+   */
+  replacedKeyFingerprint: keyFingerprintText.optional(),
   /** Credentials per Short Server ID, for accounts whose `credentialSource` is `device`. */
   serverCredentials: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), serverCredentialsSchema).default({}),
   oscore: z.record(z.string().regex(/^\d+$/, 'a Short Server ID'), oscoreContextSchema).default({}),

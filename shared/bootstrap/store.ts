@@ -34,6 +34,14 @@ export interface BootstrapStore {
   listDevices(cursor?: string): Promise<Page<DeviceEntry>>;
   deleteDevice(endpoint: string): Promise<boolean>;
   findDevice(kind: IdentityKind, value: string): Promise<DeviceEntry | undefined>;
+  /**
+   * How many devices hold a Bootstrap-Server PSK with this fingerprint (KeyFingerprinter),
+   * leaving out the endpoints in `except`, counting no further than `limit` (the answer is at
+   * most `limit`). A Query on the sparse fingerprint index (one, unless many of the holders are
+   * left out); like every index read it is eventually consistent, so a device written a moment
+   * ago may not be counted yet.
+   */
+  countDevicesWithKeyFingerprint(fingerprint: string, limit: number, except?: ReadonlySet<string> | readonly string[]): Promise<number>;
 
   /** Device and its profile in one round trip (the bootstrap hot path). */
   getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }>;

@@ -27,3 +27,34 @@ export function keyFingerprint(key: Uint8Array, pepper: Uint8Array): string {
 export function generatePepper(): Uint8Array {
   return new Uint8Array(randomBytes(PEPPER_BYTES));
 }
+
+/** A key's fingerprint as lowercase hex: 64 digits for HMAC-SHA256. */
+export const KEY_FINGERPRINT_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * Takes key fingerprints under the installation's secret: a pepper held outside the table
+ * locally, a KMS HMAC key on AWS. Equal keys give equal fingerprints within one installation,
+ * so the store's index can count the devices holding a key; nobody who reads the table alone
+ * can test a guess (a PIN, an IMEI) against a fingerprint.
+ */
+export interface KeyFingerprinter {
+  /** The key's fingerprint as 64 lowercase hex digits; errors never carry key bytes. */
+  fingerprint(key: Uint8Array): Promise<string>;
+}
+
+/** keyFingerprint under a pepper the caller keeps secret (a file in the local data directory). */
+export class PepperKeyFingerprinter implements KeyFingerprinter {
+  readonly #pepper: Uint8Array;
+
+  constructor(pepper: Uint8Array) {
+    if (pepper.length < MIN_PEPPER_BYTES) {
+      throw new RangeError(`the fingerprint pepper has ${pepper.length} bytes, at least ${MIN_PEPPER_BYTES} are needed`);
+    }
+    // A copy: the caller may zero or reuse its buffer.
+    this.#pepper = Uint8Array.from(pepper);
+  }
+
+  async fingerprint(key: Uint8Array): Promise<string> {
+    return keyFingerprint(key, this.#pepper);
+  }
+}

@@ -44,16 +44,16 @@ const ROWS = [
   { endpoint: 'nosec-1', profile: 'fleet' },
 ];
 
-function validate(options: { refuseLowEntropy?: boolean } = {}): DeviceImportValidator {
+async function validate(options: { refuseLowEntropy?: boolean } = {}): Promise<DeviceImportValidator> {
   const validator = new DeviceImportValidator({ profiles: new Map([[PROFILE.name, PROFILE]]), pepper: PEPPER, ...options });
   ROWS.forEach((input, index) => validator.add(input, { row: index + 1 }));
-  validator.classifyKeys();
+  await validator.classifyKeys();
   return validator;
 }
 
 describe('import key classification', () => {
-  it('lists low-entropy devices with their reason codes and keeps them for import', () => {
-    const validator = validate();
+  it('lists low-entropy devices with their reason codes and keeps them for import', async () => {
+    const validator = await validate();
     assert.deepEqual(validator.rejected, []);
     assert.equal(validator.devices.length, ROWS.length);
     const codes = Object.fromEntries(validator.lowEntropy.map((low) => [low.endpoint, low.reasons.map((reason) => reason.code)]));
@@ -75,8 +75,8 @@ describe('import key classification', () => {
     for (const key of KEYS) assert.ok(!text.includes(key), 'a key reached the classification');
   });
 
-  it('refuses the low-entropy rows on their key field with --refuse-low-entropy', () => {
-    const validator = validate({ refuseLowEntropy: true });
+  it('refuses the low-entropy rows on their key field with --refuse-low-entropy', async () => {
+    const validator = await validate({ refuseLowEntropy: true });
     assert.deepEqual(validator.devices.map((device) => device.endpoint), ['random-1', 'nosec-1']);
     assert.deepEqual(validator.lowEntropy, []);
     assert.deepEqual(

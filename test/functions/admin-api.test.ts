@@ -152,20 +152,20 @@ describe('admin-api function', () => {
 
   it('imports a JSON array, JSON Lines and CSV body', async () => {
     const json = await call('POST', '/import', { contentType: 'application/json', body: JSON.stringify([device('j1', 'fleet'), device('j2', 'fleet')]) });
-    assert.deepEqual([json.status, json.body], [200, { format: 'json', dryRun: false, rows: 2, written: 2 }]);
+    assert.deepEqual([json.status, json.body], [200, { format: 'json', dryRun: false, rows: 2, written: 2, lowEntropy: [] }]);
 
     const lines = `${JSON.stringify(device('l1', 'fleet'))}\n\n${JSON.stringify(device('l2', 'fleet'))}\n`;
     const jsonl = await call('POST', '/import', { contentType: 'application/x-ndjson', body: lines, base64: true });
-    assert.deepEqual(jsonl.body, { format: 'jsonl', dryRun: false, rows: 2, written: 2 });
+    assert.deepEqual(jsonl.body, { format: 'jsonl', dryRun: false, rows: 2, written: 2, lowEntropy: [] });
 
     const csv = `endpoint,profile,server.7.identity,server.7.key\nc1,psk,c1-id,${SECRET}\nc2,fleet,,\n`;
     const fromCsv = await call('POST', '/import', { contentType: 'text/csv; charset=utf-8', body: csv });
-    assert.deepEqual(fromCsv.body, { format: 'csv', dryRun: false, rows: 2, written: 2 });
+    assert.deepEqual(fromCsv.body, { format: 'csv', dryRun: false, rows: 2, written: 2, lowEntropy: [] });
     assert.equal((await store.getDevice('c1'))?.serverCredentials['7']?.secretKey, SECRET);
     for (const endpoint of ['j1', 'j2', 'l1', 'l2', 'c2']) assert.equal((await store.getDevice(endpoint))?.profile, 'fleet');
 
     const dry = await call('POST', '/import', { contentType: 'application/json', body: JSON.stringify([device('dry', 'fleet')]), query: { dryRun: 'true' } });
-    assert.deepEqual(dry.body, { format: 'json', dryRun: true, rows: 1, written: 0 });
+    assert.deepEqual(dry.body, { format: 'json', dryRun: true, rows: 1, written: 0, lowEntropy: [] });
     assert.equal(await store.getDevice('dry'), undefined);
   });
 

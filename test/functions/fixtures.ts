@@ -7,6 +7,7 @@ import type { LambdaContext } from '../../functions/runtime/lambda-context.ts';
 import { startDynalite, localDynamoDbClient } from '../../server/store/dynalite.ts';
 import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { ensureTable } from '../../server/store/table.ts';
+import { startFakeKms } from '../fixtures/fake-kms.ts';
 
 /**
  * The environment a deployed function gets, pointed at dynalite. The SDK reads
@@ -15,6 +16,9 @@ import { ensureTable } from '../../server/store/table.ts';
  */
 export async function functionEnvironment(extra: Record<string, string> = {}): Promise<{ store: DynamoDbBootstrapStore; close(): Promise<void> }> {
   const dynalite = await startDynalite({});
+  // The admin API fingerprints bootstrap keys with KMS GenerateMac: the real SDK client, here
+  // answered by a fake (test/fixtures/fake-kms.ts), as there is no local KMS.
+  const kms = await startFakeKms();
   const client = localDynamoDbClient(dynalite.endpoint);
   const tableName = 'functions-test';
   await ensureTable(client, tableName, { pollMs: 20 });
@@ -23,6 +27,8 @@ export async function functionEnvironment(extra: Record<string, string> = {}): P
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    AWS_ENDPOINT_URL_KMS: kms.url,
+    KEY_FINGERPRINT_KEY_ARN: kms.keyId,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     TABLE_NAME: tableName,
     POWERTOOLS_SERVICE_NAME: 'lwm2m-bs-test',
@@ -36,6 +42,7 @@ export async function functionEnvironment(extra: Record<string, string> = {}): P
     async close() {
       client.destroy();
       await dynalite.close();
+      await kms.close();
     },
   };
 }

@@ -8,7 +8,7 @@ import type { IConstruct } from 'constructs';
 import { CONTEXT } from '../../infra/context.ts';
 import { PURGE_SCHEDULE_PREFIX } from '../../infra/constructs/scheduler.ts';
 import { purgeScheduleName } from '../../shared/lifecycle/purge.ts';
-import { IDENTITY_INDEX } from '../../server/store/table.ts';
+import { ALL_INDEXES, IDENTITY_INDEX } from '../../server/store/table.ts';
 import { actionsOf, logicalIdOf, policyStatements, resourcesOf, synthesize, type Statement } from './synth.ts';
 
 const plain = synthesize();
@@ -54,7 +54,7 @@ describe('IAM least privilege', () => {
     ].sort());
     const dynamo = statements.find((statement) => actionsOf(statement).includes('dynamodb:Query'))!;
     const tableArn = { 'Fn::GetAtt': [logicalIdOf(stack, stack.data.table), 'Arn'] };
-    assert.deepEqual(resourcesOf(dynamo), [tableArn, ...Object.values(IDENTITY_INDEX).map((index) => ({ 'Fn::Join': ['', [tableArn, `/index/${index.indexName}`]] }))]);
+    assert.deepEqual(resourcesOf(dynamo), [tableArn, ...ALL_INDEXES.map((index) => ({ 'Fn::Join': ['', [tableArn, `/index/${index.indexName}`]] }))]);
     const publish = JSON.stringify(statements.find((statement) => actionsOf(statement).includes('iot:Publish'))!.Resource);
     assert.match(publish, /:topic\/lwm2m-bs\/gateways\/\*\/downlink"/);
     assert.ok(template);
@@ -99,15 +99,20 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('lets the gateway task query the PSK identity index, and decrypt with the table key, nothing more', () => {
+  it('lets the gateway task query the PSK identity indexes (current and retiring), and decrypt with the table key, nothing more', () => {
     const { stack } = withGateway;
     const task = stack.gatewayService!.service.taskDefinition;
     const tableArn = { 'Fn::GetAtt': [logicalIdOf(stack, stack.data.table), 'Arn'] };
     assert.deepEqual(statementsOfRole(withGateway, task.taskRole), [
-      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: { 'Fn::Join': ['', [tableArn, `/index/${IDENTITY_INDEX.pskIdentity.indexName}`]] } },
+      {
+        Action: 'dynamodb:Query',
+        Effect: 'Allow',
+        Resource: [IDENTITY_INDEX.pskIdentity, IDENTITY_INDEX.retiringPskIdentity].map((index) => ({ 'Fn::Join': ['', [tableArn, `/index/${index.indexName}`]] })),
+      },
       { Action: 'kms:Decrypt', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.data.key), 'Arn'] } },
     ]);
     assert.equal(IDENTITY_INDEX.pskIdentity.indexName, 'ByPskIdentity');
+    assert.equal(IDENTITY_INDEX.retiringPskIdentity.indexName, 'ByRetiringPskIdentity');
     // No other policy of the stack names the task role.
     const roleId = stack.getLogicalId(task.taskRole.node.defaultChild as never);
     const policies = withGateway.template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { Roles: unknown[] } }>;
@@ -127,6 +132,21 @@ describe('IAM least privilege', () => {
     const actions = statementsOfRole(plain, plain.stack.functions.adminApi.role!).flatMap(actionsOf);
     for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) assert.ok(actions.includes(action), action);
     assert.deepEqual(actions.filter((action) => /^(iot|events|scheduler|sqs):/.test(action)), []);
+  });
+
+  it('lets the admin function, and no other role, compute MACs with the fingerprint key, and nothing else with it', () => {
+    for (const synthesized of [plain, withGateway]) {
+      const { stack } = synthesized;
+      const fingerprintKeyArn = { 'Fn::GetAtt': [logicalIdOf(stack, stack.data.fingerprintKey), 'Arn'] };
+      const adminPolicy = stack.getLogicalId(stack.functions.adminApi.role!.node.findChild('DefaultPolicy').node.defaultChild as never);
+      const onKey = policyStatements(synthesized.template).filter(({ statement }) => JSON.stringify(resourcesOf(statement)).includes(JSON.stringify(fingerprintKeyArn)));
+      assert.deepEqual(
+        onKey.map(({ policy, statement }) => [policy, actionsOf(statement)]),
+        [[adminPolicy, ['kms:GenerateMac']]],
+      );
+      const macAnywhere = policyStatements(synthesized.template).filter(({ statement }) => actionsOf(statement).some((action) => /Mac$/.test(action)));
+      assert.deepEqual(macAnywhere.map(({ policy }) => policy), [adminPolicy]);
+    }
   });
 });
 
@@ -174,18 +194,42 @@ describe('IAM least privilege: credential lifecycle', () => {
     assert.deepEqual(discoveringActions.filter((action) => action.startsWith('iot:')).sort(), ['iot:DescribeEndpoint', 'iot:Publish']);
   });
 
-  it('gives the purge function the device entry (Query, UpdateItem), the table key and the bus, nothing more', () => {
+  it('gives the purge function the device entry (Query, UpdateItem), the table key, the bus and the revocation topic, nothing more', () => {
+    const revocationTopic = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iot:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':topic/lwm2m-bs/psk-revocations']] };
+    for (const synthesized of [plain, withGateway]) {
+      const { stack } = synthesized;
+      const table = tableArn(synthesized);
+      assert.deepEqual(statementsOfRole(synthesized, stack.lifecycle.purge.role!), [
+        ...common(synthesized, stack.lifecycle.purge),
+        // Its on-failure destination.
+        { Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.lifecycle.purgeFailures.queue), 'Arn'] } },
+        { Action: 'dynamodb:Query', Effect: 'Allow', Resource: table },
+        { Action: 'dynamodb:UpdateItem', Condition: devicePartitionsOnly, Effect: 'Allow', Resource: table },
+        kms(synthesized),
+        { Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.events.bus), 'Arn'] } },
+        // Publish on the one broadcast topic: no gateway's downlink, no wildcard.
+        { Action: 'iot:Publish', Effect: 'Allow', Resource: revocationTopic },
+        // Endpoint discovery only when the deployment does not name the endpoint.
+        ...(synthesized === plain ? [{ Action: 'iot:DescribeEndpoint', Effect: 'Allow', Resource: '*' }] : []),
+      ]);
+    }
+    const purgeOf = (synthesized: typeof plain) => synthesized.template.toJSON().Resources[logicalIdOf(synthesized.stack, synthesized.stack.lifecycle.purge)].Properties.Environment.Variables as Record<string, unknown>;
+    assert.equal('IOT_DATA_ENDPOINT' in purgeOf(plain), false);
+    assert.equal(purgeOf(withGateway).IOT_DATA_ENDPOINT, 'a1b2c3-ats.iot.eu-west-1.amazonaws.com');
+  });
+
+  it('lets a gateway certificate subscribe to and receive the revocation broadcast, and publish nothing but its uplink', () => {
     const { stack } = plain;
-    const table = tableArn(plain);
-    assert.deepEqual(statementsOfRole(plain, stack.lifecycle.purge.role!), [
-      ...common(plain, stack.lifecycle.purge),
-      // Its on-failure destination.
-      { Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.lifecycle.purgeFailures.queue), 'Arn'] } },
-      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: table },
-      { Action: 'dynamodb:UpdateItem', Condition: devicePartitionsOnly, Effect: 'Allow', Resource: table },
-      kms(plain),
-      { Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.events.bus), 'Arn'] } },
-    ]);
+    const statements = stack.resolve(stack.gatewayChannel.gatewayPolicy.toJSON()).Statement as Statement[];
+    const arn = (resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iot:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] });
+    const thing = '${iot:Connection.Thing.ThingName}';
+    const byAction = Object.fromEntries(statements.map((statement) => [actionsOf(statement).join(','), resourcesOf(statement)]));
+    assert.deepEqual(byAction, {
+      'iot:Connect': [arn(`client/${thing}`)],
+      'iot:Publish': [arn(`topic/lwm2m-bs/gateways/${thing}/uplink`)],
+      'iot:Subscribe': [arn(`topicfilter/lwm2m-bs/gateways/${thing}/downlink`), arn('topicfilter/lwm2m-bs/psk-revocations')],
+      'iot:Receive': [arn(`topic/lwm2m-bs/gateways/${thing}/downlink`), arn('topic/lwm2m-bs/psk-revocations')],
+    });
   });
 
   it('lets the Scheduler execution role send to its dead-letter queue and invoke the purge function, nothing else', () => {

@@ -7,7 +7,8 @@ import { GATEWAY_ENV } from '../../cli/commands/gateway.ts';
 import { ADMIN_ROUTES } from '../../infra/constructs/admin-api.ts';
 import { COAPS_PORT, GATEWAY_ENVIRONMENT, HEALTH_PORT } from '../../infra/constructs/gateway-service.ts';
 import { UPLINK_RULE_SQL } from '../../infra/topics.ts';
-import { IDENTITY_INDEX, INDEX_PROJECTED_ATTRIBUTES, PARTITION_KEY, SORT_KEY } from '../../server/store/table.ts';
+import { IDENTITY_INDEX, INDEX_PROJECTED_ATTRIBUTES, KEY_FINGERPRINT_INDEX, PARTITION_KEY, SORT_KEY } from '../../server/store/table.ts';
+import { KEY_FINGERPRINT_KEY_ENV } from '../../functions/admin/key-fingerprint-env.ts';
 import { ATTACH_TIMEOUT_SECONDS } from '../../infra/constructs/lifecycle.ts';
 import { DEFAULT_GATEWAY_CONTEXT } from '../../infra/stack.ts';
 import { DEFAULT_GATEWAY_ENV, PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
@@ -23,15 +24,31 @@ const purgeId = logicalIdOf(stack, stack.lifecycle.purge);
 const queueIds = [stack.functions.uplinkFailures, stack.gatewayChannel.ruleErrors, stack.scheduler.failures].map((dlq) => logicalIdOf(stack, dlq.queue));
 
 describe('data', () => {
-  it('builds the table from the adapter model: keys and sparse identity indexes projecting doc', () => {
+  it('builds the table from the adapter model: keys, sparse identity indexes projecting doc, and the keys-only fingerprint index', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }, { AttributeName: SORT_KEY, KeyType: 'RANGE' }],
-      GlobalSecondaryIndexes: Object.values(IDENTITY_INDEX).map((index) => ({
-        IndexName: index.indexName,
-        KeySchema: [{ AttributeName: index.attribute, KeyType: 'HASH' }],
-        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
-      })),
+      GlobalSecondaryIndexes: [
+        ...Object.values(IDENTITY_INDEX).map((index) => ({
+          IndexName: index.indexName,
+          KeySchema: [{ AttributeName: index.attribute, KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
+        })),
+        { IndexName: 'ByKeyFingerprint', KeySchema: [{ AttributeName: KEY_FINGERPRINT_INDEX.attribute, KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+      ],
     });
+  });
+
+  it('makes a retained KMS HMAC_256 key for key fingerprints, and names it to the admin function', () => {
+    const fingerprintKeyId = logicalIdOf(stack, stack.data.fingerprintKey);
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Retain',
+      Properties: { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', EnableKeyRotation: false },
+    });
+    assert.notEqual(fingerprintKeyId, keyId, 'not the table key: an encryption key cannot compute MACs');
+    const env = template.toJSON().Resources[adminId].Properties.Environment.Variables as Record<string, unknown>;
+    assert.deepEqual(env[KEY_FINGERPRINT_KEY_ENV], { 'Fn::GetAtt': [fingerprintKeyId, 'Arn'] });
+    const uplinkEnv = template.toJSON().Resources[uplinkId].Properties.Environment.Variables as Record<string, unknown>;
+    assert.equal(KEY_FINGERPRINT_KEY_ENV in uplinkEnv, false, 'the bootstrap path only counts stored fingerprints');
   });
 
   it('is on-demand, point-in-time recoverable, CMK-encrypted, protected and expires items by expiresAt', () => {
