@@ -7,7 +7,7 @@ import type { BootstrapPlan } from './plan.ts';
 import type { Profile } from './profile.ts';
 import { bootstrapSecurityInstance } from './security-instance.ts';
 import type { BootstrapStore } from './store.ts';
-import { classifyDeviceKey, reasonsText } from './device-key-classification.ts';
+import { classifyStoredDeviceKey, reasonsText } from './device-key-classification.ts';
 import { treeToJsonView } from '../content/json-view.ts';
 import { LIFECYCLE_WRITE_ATTEMPTS, LifecycleContentionError } from '../lifecycle/attach-processing.ts';
 import {
@@ -84,7 +84,7 @@ export async function replaceLowEntropyAccount(
     if (request.kind === 'bspack') return packRefusal('the new Bootstrap-Server account deletes the original one in its first session');
     return { plan: newAccountFirstSession(plan, pending, profile, device), pending };
   }
-  const classification = classifyDeviceKey(device);
+  const classification = await classifyStoredDeviceKey(deps.store, device);
   if (classification?.entropy !== 'low') return { plan };
   const why = reasonsText(classification);
   if (profile.bootstrapServer === undefined) {

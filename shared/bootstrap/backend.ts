@@ -141,7 +141,7 @@ function rejected(request: BootstrapRequested, reason: RejectionReason, detail: 
 async function recordBootstrap(ended: BootstrapEnded, deps: BootstrapBackendDeps): Promise<Downlink> {
   // Read first: the status says when a low-entropy key was kept, and a success needs both anyway.
   const { device, profile } = await deps.store.getDeviceWithProfile(ended.endpoint);
-  const kept = device !== undefined && profile !== undefined ? keptLowEntropyNote(device, profile) : undefined;
+  const kept = device !== undefined && profile !== undefined ? await keptLowEntropyNote(deps.store, device, profile) : undefined;
   const detail = [ended.detail, kept].filter((text) => text !== undefined).join('; ');
   const status: DeviceStatus = {
     sessionId: ended.sessionId,

@@ -168,10 +168,12 @@ export function promotePendingAccount(device: DeviceEntry, pending: PendingAccou
   // A NoSec account has no credential that could authenticate, so nothing of it retires.
   if (current !== undefined && current.securityMode !== 'nosec') retiring.push({ ...current, retiredAt: at.toISOString(), reason: 'replaced' });
   const kept = retiring.slice(-MAX_RETIRING_CREDENTIALS);
+  const replacedKeyFingerprint = current?.keyFingerprint ?? device.replacedKeyFingerprint;
   return {
     ...device,
     bootstrapCredentials: { securityMode: 'psk', identity: pending.identity, secretKey: pending.secretKey, keyOrigin: 'random' },
     ...(kept.length > 0 && { retiringBootstrapCredentials: kept }),
+    ...(replacedKeyFingerprint !== undefined && { replacedKeyFingerprint }),
   };
 }
 

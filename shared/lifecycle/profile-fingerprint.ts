@@ -37,7 +37,8 @@ export function profileFingerprint(profile: Profile, device: DeviceEntry): strin
       oscore: device.oscore,
       // `{}` and no overrides at all write the same.
       overrideServers: Object.keys(device.overrides.servers ?? {}).length > 0 ? device.overrides.servers : undefined,
-      bootstrapCredentials: rewritesBootstrapAccount ? device.bootstrapCredentials : undefined,
+      // keyFingerprint is the store's bookkeeping, not something written to the device.
+      bootstrapCredentials: rewritesBootstrapAccount && device.bootstrapCredentials !== undefined ? { ...device.bootstrapCredentials, keyFingerprint: undefined } : undefined,
     },
   };
   return createHash('sha256')
