@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
-import type { BootstrapStore, BulkWriteResult, Page } from '../../shared/bootstrap/store.ts';
+import type { BootstrapStore, BulkWriteResult, DeviceWithProfile, Page } from '../../shared/bootstrap/store.ts';
 import type { LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
@@ -208,6 +208,11 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
 
   /** One strongly consistent Query on the device's partition: the device and its status item. */
   async getDevice(endpoint: string): Promise<DeviceEntry | undefined> {
+    return (await this.#devicePartition(endpoint)).device;
+  }
+
+  /** The device's partition in one Query: the entry, its status and its lifecycle record. */
+  async #devicePartition(endpoint: string): Promise<{ device?: DeviceEntry; lifecycleItem?: Item }> {
     const output = await this.#client.send(
       new QueryCommand({
         TableName: this.#table,
@@ -220,8 +225,11 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     const items = output.Items ?? [];
     const bySortKey = (sortKey: string) => items.find((item) => stringAttribute(item, SORT_KEY) === sortKey);
     const item = bySortKey(ITEM_KIND.device.sortKey);
+    const lifecycleItem = bySortKey(ITEM_KIND.deviceLifecycle.sortKey);
     // A status item alone is an outcome that landed after its device was deleted: no device.
-    return item ? this.#decodeDevice(item, bySortKey(ITEM_KIND.deviceStatus.sortKey)) : undefined;
+    if (!item) return {};
+    const device = this.#decodeDevice(item, bySortKey(ITEM_KIND.deviceStatus.sortKey));
+    return lifecycleItem === undefined ? { device } : { device, lifecycleItem };
   }
 
   /**
@@ -313,16 +321,19 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     return Math.min(counted, limit);
   }
 
-  async getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }> {
+  async getDeviceWithProfile(endpoint: string): Promise<DeviceWithProfile> {
     // A Query then a GetItem, not one BatchGetItem: the profile's name is only known from the device.
-    const device = await this.getDevice(endpoint);
+    // The Query returns the lifecycle item too (same partition), which spares the backend a read.
+    const { device, lifecycleItem } = await this.#devicePartition(endpoint);
     if (!device) return {};
+    // Decoded here only: a bad lifecycle item must not make the device unreadable elsewhere.
+    const lifecycle = lifecycleItem === undefined ? null : decodeLifecycle(lifecycleItem);
     let profile = this.#profiles.get(device.profile);
     if (!profile) {
       profile = await this.getProfile(device.profile);
       if (profile) this.#profiles.set(profile);
     }
-    return profile ? { device, profile } : { device };
+    return profile ? { device, profile, lifecycle } : { device, lifecycle };
   }
 
   /**

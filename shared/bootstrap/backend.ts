@@ -20,6 +20,7 @@ import { replaceLowEntropyAccount } from './account-replacement-step.ts';
 import { planServerCredentials } from './server-credential-step.ts';
 import { taggedSessionId } from './session-tags.ts';
 import { keptLowEntropyNote } from './device-key-classification.ts';
+import { withKnownLifecycle } from './remembered-lifecycle.ts';
 
 export type { BootstrapBackendDeps } from './backend-deps.ts';
 
@@ -38,8 +39,9 @@ export async function handleUplink(input: unknown, deps: BootstrapBackendDeps): 
   return uplink.type === 'bootstrap-requested' ? planBootstrap(uplink, deps) : recordBootstrap(uplink, deps);
 }
 
-async function planBootstrap(request: BootstrapRequested, deps: BootstrapBackendDeps): Promise<Downlink> {
-  const { device, profile } = await deps.store.getDeviceWithProfile(request.endpoint);
+async function planBootstrap(request: BootstrapRequested, backend: BootstrapBackendDeps): Promise<Downlink> {
+  const { device, profile, lifecycle } = await backend.store.getDeviceWithProfile(request.endpoint);
+  const deps = withKnownLifecycle(backend, request.endpoint, lifecycle);
   if (!device) {
     await deps.store.recordUnknownEndpoint(request.endpoint, request.receivedAt);
     return rejected(request, 'unknown-endpoint', `no device entry for endpoint ${request.endpoint}`);
@@ -138,9 +140,10 @@ function rejected(request: BootstrapRequested, reason: RejectionReason, detail: 
   };
 }
 
-async function recordBootstrap(ended: BootstrapEnded, deps: BootstrapBackendDeps): Promise<Downlink> {
+async function recordBootstrap(ended: BootstrapEnded, backend: BootstrapBackendDeps): Promise<Downlink> {
   // Read first: the status says when a low-entropy key was kept, and a success needs both anyway.
-  const { device, profile } = await deps.store.getDeviceWithProfile(ended.endpoint);
+  const { device, profile, lifecycle } = await backend.store.getDeviceWithProfile(ended.endpoint);
+  const deps = withKnownLifecycle(backend, ended.endpoint, lifecycle);
   const kept = device !== undefined && profile !== undefined ? await keptLowEntropyNote(deps.store, device, profile) : undefined;
   const detail = [ended.detail, kept].filter((text) => text !== undefined).join('; ');
   const status: DeviceStatus = {

@@ -1,6 +1,7 @@
 import type { BootstrapNeededReason } from '../lifecycle/lifecycle-record.ts';
 import type { BootstrapBackendDeps } from './backend-deps.ts';
 import { replaceLowEntropyAccount } from './account-replacement-step.ts';
+import { withKnownLifecycle } from './remembered-lifecycle.ts';
 import { planServerCredentials } from './server-credential-step.ts';
 import { taggedSessionId } from './session-tags.ts';
 import { compileBootstrapPlan } from './config.ts';
@@ -31,13 +32,14 @@ export interface ServerInitiatedOptions {
  * explains why nothing was pushed; an unknown endpoint records nothing (no request came in).
  */
 export async function planServerInitiated(
-  deps: BootstrapBackendDeps,
+  backend: BootstrapBackendDeps,
   endpoint: string,
   peer: Peer,
   reason: BootstrapNeededReason,
   options: ServerInitiatedOptions = {},
 ): Promise<ServerInitiatedPlan> {
-  const { device, profile } = await deps.store.getDeviceWithProfile(endpoint);
+  const { device, profile, lifecycle } = await backend.store.getDeviceWithProfile(endpoint);
+  const deps = withKnownLifecycle(backend, endpoint, lifecycle);
   if (!device) return { ok: false, reason: 'unknown-endpoint', detail: `no device entry for endpoint ${endpoint}` };
   const refuse = (why: RejectionReason, detail: string) => recordRefusal(deps, device, why, detail);
   if (!profile) return refuse('unknown-profile', `profile ${device.profile} does not exist`);

@@ -21,6 +21,12 @@ export interface BulkWriteResult {
  * dynalite). Values passed in are already validated; values returned are validated again by
  * the adapter, because a table can hold what an older version wrote.
  */
+export interface DeviceWithProfile {
+  readonly device?: DeviceEntry;
+  readonly profile?: Profile;
+  readonly lifecycle?: LifecycleRecord | null;
+}
+
 export interface BootstrapStore {
   putProfile(profile: Profile): Promise<void>;
   getProfile(name: string): Promise<Profile | undefined>;
@@ -43,8 +49,12 @@ export interface BootstrapStore {
    */
   countDevicesWithKeyFingerprint(fingerprint: string, limit: number, except?: ReadonlySet<string> | readonly string[]): Promise<number>;
 
-  /** Device and its profile in one round trip (the bootstrap hot path). */
-  getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }>;
+  /**
+   * Device and its profile in one round trip (the bootstrap hot path). A store whose read of the
+   * device brings the lifecycle record along (same partition) returns it too: null when none is
+   * stored, absent when it was not read.
+   */
+  getDeviceWithProfile(endpoint: string): Promise<DeviceWithProfile>;
   /**
    * Records a bootstrap outcome unless the device already holds a newer one (by `startedAt`);
    * returns whether it was stored.
