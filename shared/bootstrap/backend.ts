@@ -21,6 +21,7 @@ import { planServerCredentials } from './server-credential-step.ts';
 import { taggedSessionId } from './session-tags.ts';
 import { keptLowEntropyNote } from './device-key-classification.ts';
 import { withKnownLifecycle } from './remembered-lifecycle.ts';
+import { keepBootstrapAccount } from './bootstrap-account-guard.ts';
 
 export type { BootstrapBackendDeps } from './backend-deps.ts';
 
@@ -69,7 +70,7 @@ async function planBootstrap(request: BootstrapRequested, backend: BootstrapBack
     const compiled = compileBootstrapPlan(profile, serverCredentials.device);
     const replacement = await replaceLowEntropyAccount(deps, device, profile, compiled, request);
     if (replacement.refusal !== undefined) return rejectAndRecord(request, device, deps, replacement.refusal.reason, replacement.refusal.detail);
-    const { plan } = replacement;
+    const plan = replacement.pending === undefined ? keepBootstrapAccount(replacement.plan, profile) : replacement.plan;
     if (request.transport !== 'dtls' && profile.allowSecretsOverNoSec !== true && planCarriesSecrets(plan)) {
       return rejectAndRecord(
         request,
@@ -175,7 +176,7 @@ async function recordBootstrap(ended: BootstrapEnded, backend: BootstrapBackendD
 async function afterSuccessOf(ended: BootstrapEnded, deps: BootstrapBackendDeps, device: DeviceEntry, profile: Profile): Promise<void> {
   let plan: BootstrapPlan;
   try {
-    plan = compileBootstrapPlan(profile, device);
+    plan = keepBootstrapAccount(compileBootstrapPlan(profile, device), profile);
   } catch (error) {
     if (error instanceof ConfigurationError) return;
     throw error;

@@ -2,6 +2,7 @@ import type { BootstrapNeededReason } from '../lifecycle/lifecycle-record.ts';
 import type { BootstrapBackendDeps } from './backend-deps.ts';
 import { replaceLowEntropyAccount } from './account-replacement-step.ts';
 import { withKnownLifecycle } from './remembered-lifecycle.ts';
+import { keepBootstrapAccount } from './bootstrap-account-guard.ts';
 import { planServerCredentials } from './server-credential-step.ts';
 import { taggedSessionId } from './session-tags.ts';
 import { compileBootstrapPlan } from './config.ts';
@@ -59,7 +60,7 @@ export async function planServerInitiated(
     // events would otherwise keep its low-entropy account for ever.
     const replacement = await replaceLowEntropyAccount(deps, device, profile, compileBootstrapPlan(profile, serverCredentials.device), { transport, kind: 'bs' });
     if (replacement.refusal !== undefined) return refuse(replacement.refusal.reason, replacement.refusal.detail);
-    const { plan } = replacement;
+    const plan = replacement.pending === undefined ? keepBootstrapAccount(replacement.plan, profile) : replacement.plan;
     // Over DTLS the keys travel inside the session the device opened; whether the gateway holds
     // one is only known there, and it records 'no DTLS session' itself when it does not.
     if (transport === 'udp' && profile.allowSecretsOverNoSec !== true && planCarriesSecrets(plan)) {

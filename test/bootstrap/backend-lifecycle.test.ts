@@ -41,10 +41,12 @@ describe('bootstrap backend: lifecycle and account-timeout purges on success', (
     let sessions = 0;
     deps = { store, newSessionId: () => `session-${++sessions}`, now: () => NOW, purges };
     const account = { uri: 'coaps://bs.example:5684', instanceId: 2 };
-    await store.putProfile(nosecProfile('timed', 5685, { bootstrapServer: { ...account, accountTimeout: 3600 } }));
+    await store.putProfile(nosecProfile('timed', 5685, { bootstrapServer: { ...account, accountTimeout: 3600 }, allowNoBootstrapAccount: true }));
     await store.putProfile(nosecProfile('forever', 5685, { bootstrapServer: { ...account, accountTimeout: 0 } }));
     await store.putProfile(nosecProfile('untouched', 5685));
-    await store.putProfile(nosecProfile('timed-plain', 5685, { bootstrapServer: { uri: 'coap://bs.example:5683', instanceId: 2, accountTimeout: 3600 }, allowSecretsOverNoSec: true }));
+    // An Account Timeout without allowNoBootstrapAccount: the only account is kept (timeout 0).
+    await store.putProfile(nosecProfile('guarded', 5685, { bootstrapServer: { uri: 'coap://bs.example:5683', instanceId: 2, accountTimeout: 3600 }, allowSecretsOverNoSec: true }));
+    await store.putProfile(nosecProfile('timed-plain', 5685, { bootstrapServer: { uri: 'coap://bs.example:5683', instanceId: 2, accountTimeout: 3600 }, allowSecretsOverNoSec: true, allowNoBootstrapAccount: true }));
     await store.putDevice(pskDevice('d-timed', 'timed'));
     await store.putDevice(pskDevice('d-forever', 'forever'));
     await store.putDevice(pskDevice('d-untouched', 'untouched'));
@@ -110,6 +112,27 @@ describe('bootstrap backend: lifecycle and account-timeout purges on success', (
     await handleUplink(ended('d-timed', { sessionId: 's-again', startedAt: '2026-11-23T12:10:00.000Z', endedAt: '2026-11-23T12:10:01.000Z' }), deps);
     assert.equal(purges.scheduled.length, 1);
     assert.deepEqual(purges.cancelled, [{ endpoint: 'd-timed', securityInstanceId: 2 }]);
+  });
+
+  it('without allowNoBootstrapAccount the only account is written with timeout 0, and no purge is scheduled', async () => {
+    await store.putDevice(device('d-guarded', 'guarded'));
+    const request: BootstrapRequested = {
+      v: 1,
+      type: 'bootstrap-requested',
+      requestId: 'r-guarded',
+      gatewayId: 'test',
+      endpoint: 'd-guarded',
+      peer: { address: '127.0.0.1', port: 40000 },
+      transport: 'udp',
+      kind: 'bs',
+      receivedAt: '2026-11-23T12:00:00.000Z',
+    };
+    const answer = await handleUplink(request, deps);
+    assert.ok(answer.type === 'bootstrap-planned');
+    assert.equal(answer.plan.bootstrapServerWrite?.values['/0/2/12'], 0, 'the client keeps its account');
+    await handleUplink(ended('d-guarded', { sessionId: answer.sessionId }), deps);
+    assert.deepEqual(purges.scheduled, []);
+    assert.deepEqual(purges.cancelled, [{ endpoint: 'd-guarded', securityInstanceId: 2 }]);
   });
 
   it('a plan that leaves the Bootstrap-Server account alone leaves its purge alone', async () => {

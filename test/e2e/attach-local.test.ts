@@ -46,7 +46,7 @@ describe('local lifecycle end to end: attach intake and account-timeout purges',
     await server.store.putDevice({ ...device('att-1', 'fleet'), identities: { imsi: '001010000000001' } });
     await server.store.putDevice({ ...device('att-cli', 'fleet'), identities: { imsi: '001010000000002' } });
     // The Bootstrap-Server account is rewritten with a 1 s Account Timeout (/0/0/12).
-    await server.store.putProfile(nosecProfile('timed', lwm2m.port, { bootstrapServer: { uri: `coaps://127.0.0.1:${coapsPort}`, instanceId: 0, accountTimeout: 1 } }));
+    await server.store.putProfile(nosecProfile('timed', lwm2m.port, { bootstrapServer: { uri: `coaps://127.0.0.1:${coapsPort}`, instanceId: 0, accountTimeout: 1 }, allowNoBootstrapAccount: true }));
     await server.store.putDevice({
       ...device('timed-1', 'timed'),
       bootstrapCredentials: { securityMode: 'psk', identity: 'timed-1-bs', secretKey: Buffer.from(bootstrapKey).toString('hex') },

@@ -33,7 +33,8 @@ const BOOTSTRAP_KEY = '0123456789abcdef0123456789abcdef';
 const DAY_SECONDS = 86_400;
 
 function timedProfile(accountTimeout: number | undefined): Profile {
-  return nosecProfile('timed', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0, ...(accountTimeout !== undefined && { accountTimeout }) } });
+  // The client deletes its only Bootstrap-Server account at the timeout: the profile must allow it.
+  return nosecProfile('timed', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0, ...(accountTimeout !== undefined && { accountTimeout }) }, allowNoBootstrapAccount: true });
 }
 
 describe('gateway-uplink function: account-timeout purges on EventBridge Scheduler', () => {
