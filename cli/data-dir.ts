@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { BootstrapStore } from '../shared/bootstrap/store.ts';
+import { generatePepper, PepperKeyFingerprinter, type KeyFingerprinter } from '../shared/lifecycle/key-fingerprint.ts';
 
 /** Where profiles, devices and outcomes live when no flag or environment says otherwise. */
 export const DEFAULT_DATA_DIR = '.lwm2m-bs';
@@ -12,6 +13,11 @@ export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv 
 
 export interface OpenedStore {
   readonly store: BootstrapStore;
+  /**
+   * Takes the fingerprints of the keys written to this store (openLocalStore: the data
+   * directory's pepper file). A test double may have none; see withFingerprintedStore.
+   */
+  readonly fingerprinter?: KeyFingerprinter;
   close(): Promise<void>;
 }
 
@@ -40,3 +46,21 @@ export async function withStore<T>(open: StoreOpener, dataDirFlag: string | unde
     await opened.close();
   }
 }
+
+/**
+ * Like withStore, with the fingerprinter of the store the opener opened, for commands that write
+ * devices: every stored Bootstrap-Server PSK carries its fingerprint, or the store's index counts
+ * the device as the only holder of a key it shares. An opener without one (a test double) gets
+ * a pepper of this process's own, kept for the process, so the devices its commands write still
+ * meet in the index.
+ */
+export async function withFingerprintedStore<T>(open: StoreOpener, dataDirFlag: string | undefined, work: (store: BootstrapStore, fingerprinter: KeyFingerprinter) => Promise<T>): Promise<T> {
+  const opened = await open(dataDirFlag);
+  try {
+    return await work(opened.store, opened.fingerprinter ?? (processFingerprinter ??= new PepperKeyFingerprinter(generatePepper())));
+  } finally {
+    await opened.close();
+  }
+}
+
+let processFingerprinter: KeyFingerprinter | undefined;

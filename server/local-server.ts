@@ -9,6 +9,7 @@ import { DynamoDbBootstrapStore } from './store/dynamodb-store.ts';
 import { MirroredStore } from './store/mirrored-store.ts';
 import { ensureTable } from './store/table.ts';
 import { removeServerInfo, writeServerInfo } from './store/local-store.ts';
+import { localKeyFingerprinter } from './store/pepper-file.ts';
 import { applySeedConfig, type SeedConfig } from './seed-config.ts';
 import { PskCache, storePskSource } from './gateway/psk-cache.ts';
 import { logLifecycleEvents } from './lifecycle/lifecycle-event-sink.ts';
@@ -93,7 +94,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   try {
     await ensureTable(client, tableName);
     const table = new DynamoDbBootstrapStore({ client, tableName, onWarning: warn });
-    if (options.seed) await applySeedConfig(table, options.seed);
+    // The seed's keys fingerprinted as every other writer's: under the data directory's pepper, or one that dies with an in-memory store.
+    if (options.seed) await applySeedConfig(table, options.seed, await localKeyFingerprinter(options.dataDir));
     const store = await MirroredStore.open({ store: table, log: warn });
     mirror = store;
     const psk = new PskCache(storePskSource(store));

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { deviceEntrySchema } from '../shared/bootstrap/device.ts';
 import { profileSchema } from '../shared/bootstrap/profile.ts';
 import { checkBootstrapConfiguration } from '../shared/bootstrap/checker.ts';
+import { withKeyFingerprint } from '../shared/bootstrap/device-key-classification.ts';
 import type { BootstrapStore } from '../shared/bootstrap/store.ts';
+import type { KeyFingerprinter } from '../shared/lifecycle/key-fingerprint.ts';
 
 /** A file of profiles and devices that `serve --config` loads at start. */
 export const seedConfigSchema = z.strictObject({
@@ -37,10 +39,15 @@ export function parseSeedConfig(input: unknown): SeedConfig {
   return seed;
 }
 
-/** Validated first, written after: a bad file writes nothing. */
-export async function applySeedConfig(store: BootstrapStore, seed: SeedConfig): Promise<void> {
+/**
+ * Validated first, written after: a bad file writes nothing. Each device's bootstrap key is
+ * fingerprinted by the server's fingerprinter (a fingerprint in the file replaced), so devices of
+ * the file sharing a key, or sharing one with devices stored before, count as its holders.
+ */
+export async function applySeedConfig(store: BootstrapStore, seed: SeedConfig, fingerprinter: KeyFingerprinter): Promise<void> {
+  const devices = await Promise.all(seed.devices.map((device) => withKeyFingerprint(device, fingerprinter)));
   for (const profile of seed.profiles) await store.putProfile(profile);
-  const result = await store.putDevices(seed.devices);
+  const result = await store.putDevices(devices);
   if (result.rejected.length > 0) {
     throw new SeedConfigError(`store refused ${result.rejected.length} devices: ${result.rejected.map((row) => `${row.endpoint}: ${row.reason}`).join('; ')}`);
   }

@@ -1,12 +1,15 @@
 import { parseArgs } from 'node:util';
 import { admitDevice, type DeviceRefusal } from '../../shared/bootstrap/device-admission.ts';
-import { schemaIssues } from '../../shared/bootstrap/device-import.ts';
+import { lowEntropyRejection, schemaIssues } from '../../shared/bootstrap/device-import.ts';
+import { classifyWrittenDeviceKey, withKeyFingerprint } from '../../shared/bootstrap/device-key-classification.ts';
 import { deviceEntrySchema, type DeviceEntry } from '../../shared/bootstrap/device.ts';
 import { redactDevice } from '../../shared/bootstrap/redact.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
+import type { LowEntropyReason } from '../../shared/lifecycle/key-entropy.ts';
+import type { KeyFingerprinter } from '../../shared/lifecycle/key-fingerprint.ts';
 import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConnector } from '../admin-api-client.ts';
 import { invalidDocument, onePositional, printJson, readJsonDocument, remoteAdminApi, SHOW_SECRETS_OPTION, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
-import { openDataDirStore, withStore, type StoreOpener } from '../data-dir.ts';
+import { openDataDirStore, withFingerprintedStore, withStore, type StoreOpener } from '../data-dir.ts';
 import { InputError, UsageError } from '../usage.ts';
 import { markBootstrapCommand } from './attach.ts';
 
@@ -30,9 +33,12 @@ export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpen
   switch (action) {
     case 'put': {
       const document = await readJsonDocument(onePositional('device put', positionals, 'file (or - for stdin)'), io);
-      const device = api === undefined ? await withStore(open, values['data-dir'], (store) => putDevice(store, document)) : await putRemoteDevice(api, document);
-      if (values.json) printJson(io, { stored: 'device', endpoint: device.endpoint, profile: device.profile });
+      // Through the admin API the server takes the fingerprint (under its KMS key) and counts the holders.
+      const { device, lowEntropy } =
+        api === undefined ? await withFingerprintedStore(open, values['data-dir'], (store, fingerprinter) => putDevice(store, document, fingerprinter)) : { device: await putRemoteDevice(api, document), lowEntropy: undefined };
+      if (values.json) printJson(io, { stored: 'device', endpoint: device.endpoint, profile: device.profile, ...(lowEntropy !== undefined && { lowEntropy }) });
       else io.stdout(`device ${device.endpoint} stored (profile ${device.profile})\n`);
+      if (lowEntropy !== undefined) io.stderr?.(`lwm2m-bs: warning: device ${device.endpoint}: ${lowEntropyRejection(lowEntropy)}; stored all the same, its Bootstrap-Server account is replaced at its next bootstrap\n`);
       return;
     }
     case 'get': {
@@ -81,12 +87,26 @@ export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpen
   }
 }
 
-/** Stores a device entry once admitDevice accepts it; a refusal is bad input, on one line. */
-export async function putDevice(store: BootstrapStore, document: unknown): Promise<DeviceEntry> {
+/** A device `device put` stored, with the reasons (never the key) when its bootstrap key is low entropy. */
+export interface PutDeviceResult {
+  readonly device: DeviceEntry;
+  readonly lowEntropy?: readonly LowEntropyReason[];
+}
+
+/**
+ * Stores a device entry once admitDevice accepts it, as `PUT /devices/{endpoint}` does: with
+ * the fingerprint of its bootstrap key taken here (any fingerprint in the document replaced),
+ * and the key classified with the other stored devices holding it. A low-entropy key is stored
+ * all the same. A refusal is bad input, on one line.
+ */
+export async function putDevice(store: BootstrapStore, document: unknown, fingerprinter: KeyFingerprinter): Promise<PutDeviceResult> {
   const admission = await admitDevice(store, document);
   if (!admission.admitted) throw refusalError(admission.refusal);
-  await store.putDevice(admission.device);
-  return admission.device;
+  const device = await withKeyFingerprint(admission.device, fingerprinter);
+  // Counted before the write, so the device's own stored version is left out either way.
+  const classification = await classifyWrittenDeviceKey(store, device);
+  await store.putDevice(device);
+  return { device, ...(classification?.entropy === 'low' && { lowEntropy: classification.reasons }) };
 }
 
 /**

@@ -27,9 +27,7 @@ import { IMPORT_STORE_CONCURRENCY, ImportSnapshotError, writeImport, type Import
 import type { ApiIssue } from '../../functions/admin/http.ts';
 import { AdminApiError, connectAdminApi, type AdminApiClient, type AdminApiConnector } from '../admin-api-client.ts';
 import { onePositional, printJson, remoteAdminApi, STORE_OPTIONS, type AdminIO } from '../admin-io.ts';
-import { openDataDirStore, type OpenedStore, type StoreOpener } from '../data-dir.ts';
-import { generatePepper, PepperKeyFingerprinter, type KeyFingerprinter } from '../../shared/lifecycle/key-fingerprint.ts';
-import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
+import { openDataDirStore, withFingerprintedStore, type StoreOpener } from '../data-dir.ts';
 import { InputError, UsageError } from '../usage.ts';
 import { allStoredProfiles } from '../../shared/bootstrap/stored-profiles.ts';
 
@@ -128,20 +126,6 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
   else printReport(io, report, values.report);
   if (report.rejectedRows > 0) throw new InputError(`import refused: ${report.rejectedRows} of ${report.rows} rows rejected; nothing written`);
   if (report.rolledBack) throw new InputError(storeFailureMessage(report));
-}
-
-/**
- * Like withStore, with the fingerprinter of the data directory the opener opened (its pepper
- * file: openLocalStore's `fingerprinter`). An opener without one (a test double) gets a pepper
- * of this process's own, which still compares the file with what the same run wrote.
- */
-async function withFingerprintedStore<T>(open: StoreOpener, dataDirFlag: string | undefined, work: (store: BootstrapStore, fingerprinter: KeyFingerprinter) => Promise<T>): Promise<T> {
-  const opened: OpenedStore & { readonly fingerprinter?: KeyFingerprinter } = await open(dataDirFlag);
-  try {
-    return await work(opened.store, opened.fingerprinter ?? new PepperKeyFingerprinter(generatePepper()));
-  } finally {
-    await opened.close();
-  }
 }
 
 /**

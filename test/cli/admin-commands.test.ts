@@ -140,8 +140,11 @@ describe('device commands', () => {
   it('puts a device, hides its keys in get and list, and shows them with --show-secrets', async () => {
     const operator = await withProfile();
     assert.equal(await operator.run(deviceCommand, ['put', '-'], JSON.stringify(deviceDocument('ep-1'))), 'device ep-1 stored (profile fleet)\n');
-    const shown = JSON.parse(await operator.run(deviceCommand, ['get', 'ep-1'])) as { bootstrapCredentials: { secretKey: string; identity: string } };
-    assert.deepEqual(shown.bootstrapCredentials, { securityMode: 'psk', identity: 'ep-1-bs', secretKey: '(hidden: 16 bytes)' });
+    const shown = JSON.parse(await operator.run(deviceCommand, ['get', 'ep-1'])) as { bootstrapCredentials: { secretKey: string; identity: string; keyFingerprint?: string } };
+    // The fingerprint `device put` took is shown: without the pepper it tells nothing about the key.
+    const { keyFingerprint, ...credentials } = shown.bootstrapCredentials;
+    assert.match(keyFingerprint ?? '', /^[0-9a-f]{64}$/);
+    assert.deepEqual(credentials, { securityMode: 'psk', identity: 'ep-1-bs', secretKey: '(hidden: 16 bytes)' });
     await operator.run(deviceCommand, ['list']);
     await operator.run(deviceCommand, ['list', '--json']);
     operator.assertNoSecrets();
