@@ -11,7 +11,9 @@ import { ContentFormat } from '../shared/content/format.ts';
 import { IotDownlinkPublisher, type DownlinkPublisher } from '../server/aws/downlink-publisher.ts';
 import { EventBridgePurgeScheduler } from '../server/aws/eventbridge-purge-scheduler.ts';
 import { IotDataEndpoint } from '../server/aws/iot-data-endpoint.ts';
-import { EventBridgeLifecyclePublisher, lifecycleEventOf, type LifecyclePublisher } from '../server/aws/lifecycle-publisher.ts';
+import { EventBridgeLifecycleEvents } from '../server/aws/lifecycle-event-publisher.ts';
+import { EventBridgeLifecyclePublisher, LIFECYCLE_EVENT_SOURCE, lifecycleEventOf, type LifecyclePublisher } from '../server/aws/lifecycle-publisher.ts';
+import { KmsKeySealer, kmsEncrypt, SERVER_CREDENTIALS_KEY_ENV } from '../server/aws/kms-key-sealer.ts';
 import { downlinkTopic, isGatewayTopicId } from '../server/aws/topics.ts';
 import { DynamoDbBootstrapStore } from '../server/store/dynamodb-store.ts';
 import { readEnvironment } from './runtime/env.ts';
@@ -52,6 +54,8 @@ function dependencies(): UplinkDeps {
     [PURGE_SCHEDULER_ENV.targetArn]: z.string().startsWith('arn:'),
     [PURGE_SCHEDULER_ENV.roleArn]: z.string().startsWith('arn:'),
     [PURGE_SCHEDULER_ENV.deadLetterArn]: z.string().startsWith('arn:'),
+    // Required too: without it, minted LwM2M Server keys would reach the bus with no key at all.
+    [SERVER_CREDENTIALS_KEY_ENV]: z.string().min(1),
   });
   const store = new DynamoDbBootstrapStore({
     client: tools.tracer.captureAWSv3Client(new DynamoDBClient({})),
@@ -73,10 +77,19 @@ function dependencies(): UplinkDeps {
     roleArn: env[PURGE_SCHEDULER_ENV.roleArn],
     deadLetterArn: env[PURGE_SCHEDULER_ENV.deadLetterArn],
   });
+  const eventBridge = tools.tracer.captureAWSv3Client(new EventBridgeClient({}));
+  // ServerCredentialsIssued (profiles with mintServerCredentials), the key sealed with KMS for
+  // the LwM2M server side. The KMS client is made at the first seal (kmsEncrypt): a function
+  // whose profiles never mint does not pay for it at cold start.
+  const events = new EventBridgeLifecycleEvents({ client: eventBridge, eventBusName: env.EVENT_BUS_NAME, source: LIFECYCLE_EVENT_SOURCE });
+  const keySealer = new KmsKeySealer({
+    keyId: env[SERVER_CREDENTIALS_KEY_ENV],
+    encrypt: kmsEncrypt({ wrap: (client) => tools.tracer.captureAWSv3Client(client) }),
+  });
   deps = {
-    backend: { store, newSessionId: randomUUID, now: () => new Date(), purges },
+    backend: { store, newSessionId: randomUUID, now: () => new Date(), purges, events, keySealer },
     downlinks: new IotDownlinkPublisher(endpoint, (client) => tools.tracer.captureAWSv3Client(client)),
-    lifecycle: new EventBridgeLifecyclePublisher(env.EVENT_BUS_NAME, tools.tracer.captureAWSv3Client(new EventBridgeClient({}))),
+    lifecycle: new EventBridgeLifecyclePublisher(env.EVENT_BUS_NAME, eventBridge),
   };
   return deps;
 }
@@ -176,6 +189,13 @@ function summary(downlink: Downlink): Record<string, string | boolean> {
  * same `bootstrap-ended` comes again (Lambda's retry, the gateway's resend of an unanswered
  * uplink): recordStatus takes the same session again, and the success steps are idempotent for
  * it (see account-replacement-step.ts), so the second run finishes what the first began.
+ *
+ * A success that delivered minted LwM2M Server credentials (profile `mintServerCredentials`)
+ * puts one `ServerCredentialsIssued` per account on the bus, the key sealed with KMS under
+ * SERVER_CREDENTIALS_KEY_ARN and bound to {endpoint, shortServerId}, and only then writes the
+ * keys to the device entry. A KMS or EventBridge failure fails the invocation the same way:
+ * nothing is promoted, the device entry keeps the old keys, and the retry promotes (the events
+ * are at least once).
  *
  * The topic's gateway id is the authenticated one (the IoT policy lets a gateway publish on its
  * own topic only); the gatewayId inside the message is what the gateway says. They must agree,

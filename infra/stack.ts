@@ -85,6 +85,10 @@ export class LwM2mBootstrapStack extends Stack {
     new CfnOutput(this, 'PurgeFunctionArn', { description: 'The target of purge schedules', value: this.lifecycle.purge.functionArn });
     new CfnOutput(this, 'PurgeFailuresQueueArn', { description: 'The dead-letter queue of purge schedules', value: this.scheduler.failures.queue.queueArn });
     new CfnOutput(this, 'AttachQueueUrl', { value: this.lifecycle.attachQueue.queueUrl });
+    new CfnOutput(this, 'ServerCredentialsKeyArn', {
+      description: 'The KMS key sealing keys in ServerCredentialsIssued events: grant the LwM2M server side kms:Decrypt on it',
+      value: this.data.serverCredentialsKey.keyArn,
+    });
   }
 }
 

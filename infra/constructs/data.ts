@@ -12,8 +12,8 @@ export interface DataProps {
   readonly deletionProtection: boolean;
 }
 
-/** Data's fingerprint key by the table it made with it (Data.fingerprintKeyOf). */
-const fingerprintKeys = new WeakMap<ITable, Key>();
+/** Data by the table it made (Data.fingerprintKeyOf, Data.serverCredentialsKeyOf). */
+const madeBy = new WeakMap<ITable, Data>();
 
 /**
  * The bootstrap table, built from the same `createTableInput` the local adapter uses, so keys
@@ -30,6 +30,14 @@ export class Data extends Construct {
    * fingerprint (devices must be imported again), so it is kept or removed with the table.
    */
   readonly fingerprintKey: Key;
+  /**
+   * The symmetric key minted LwM2M Server keys are sealed with in ServerCredentialsIssued events
+   * (KmsKeySealer): the uplink function may only Encrypt with it, the LwM2M server side is
+   * granted Decrypt outside the stack (the ServerCredentialsKeyArn output). A key of its own,
+   * not the table's, so that reading those events never also opens the table. Kept or removed
+   * with the table: the bus archive replays sealed events for a month.
+   */
+  readonly serverCredentialsKey: Key;
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
@@ -47,6 +55,13 @@ export class Data extends Construct {
       keyUsage: KeyUsage.GENERATE_VERIFY_MAC,
       // KMS rotates symmetric encryption keys only; a rotated HMAC key would split the index anyway.
       enableKeyRotation: false,
+      removalPolicy,
+      ...(removalPolicy === RemovalPolicy.DESTROY && { pendingWindow: Duration.days(7) }),
+    });
+
+    this.serverCredentialsKey = new Key(this, 'ServerCredentialsKey', {
+      description: 'lwm2m-bs: seals minted LwM2M Server keys in ServerCredentialsIssued events',
+      enableKeyRotation: true,
       removalPolicy,
       ...(removalPolicy === RemovalPolicy.DESTROY && { pendingWindow: Duration.days(7) }),
     });
@@ -89,11 +104,16 @@ export class Data extends Construct {
         nonKeyAttributes: [...(index.Projection?.NonKeyAttributes ?? [])],
       });
     }
-    fingerprintKeys.set(this.table, this.fingerprintKey);
+    madeBy.set(this.table, this);
   }
 
   /** The fingerprint key that goes with a table this construct made (for Functions, given the table). */
   static fingerprintKeyOf(table: ITable): Key | undefined {
-    return fingerprintKeys.get(table);
+    return madeBy.get(table)?.fingerprintKey;
+  }
+
+  /** The server credentials key that goes with a table this construct made (for Functions, given the table). */
+  static serverCredentialsKeyOf(table: ITable): Key | undefined {
+    return madeBy.get(table)?.serverCredentialsKey;
   }
 }

@@ -8,6 +8,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
 import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { KEY_FINGERPRINT_KEY_ENV } from '../../functions/admin/key-fingerprint-env.ts';
+import { KMS_ENCRYPTION_CONTEXT_KEYS, SERVER_CREDENTIALS_KEY_ENV } from '../../server/aws/kms-key-sealer.ts';
 import { ALL_INDEXES } from '../../server/store/table.ts';
 import { Data } from './data.ts';
 import { downlinkTopicPattern } from '../topics.ts';
@@ -35,6 +36,11 @@ export interface FunctionsProps {
    * by default the one Data made with `table`.
    */
   readonly keyFingerprintKey?: IKey;
+  /**
+   * The symmetric KMS key minted LwM2M Server keys are sealed with (Data.serverCredentialsKey);
+   * by default the one Data made with `table`.
+   */
+  readonly serverCredentialsKey?: IKey;
   readonly bus: EventBus;
   /** Inline placeholder code instead of esbuild bundles (tests, offline synth). */
   readonly skipBundling: boolean;
@@ -60,6 +66,8 @@ export class Functions extends Construct {
     const indexArns = ALL_INDEXES.map((index) => `${table.tableArn}/index/${index.indexName}`);
     const fingerprintKey = props.keyFingerprintKey ?? Data.fingerprintKeyOf(table);
     if (fingerprintKey === undefined) throw new Error('Functions: no keyFingerprintKey given, and the table is not one Data made');
+    const serverCredentialsKey = props.serverCredentialsKey ?? Data.serverCredentialsKeyOf(table);
+    if (serverCredentialsKey === undefined) throw new Error('Functions: no serverCredentialsKey given, and the table is not one Data made');
     const tableKeyUse = (actions: string[]): PolicyStatement => new PolicyStatement({ actions, resources: [props.tableKey.keyArn] });
 
     this.uplinkFailures = new DeadLetterQueue(this, 'UplinkFailures', 'the gateway-uplink function (asynchronous invocations from the IoT rule)');
@@ -70,6 +78,7 @@ export class Functions extends Construct {
       environment: {
         TABLE_NAME: table.tableName,
         EVENT_BUS_NAME: props.bus.eventBusName,
+        [SERVER_CREDENTIALS_KEY_ENV]: serverCredentialsKey.keyArn,
         ...(props.iotDataEndpoint !== undefined && { IOT_DATA_ENDPOINT: props.iotDataEndpoint }),
       },
       // An uplink is one request of a running session: one retry covers a transient error, and
@@ -93,7 +102,20 @@ export class Functions extends Construct {
     if (props.iotDataEndpoint === undefined) {
       this.gatewayUplink.addToRolePolicy(new PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] }));
     }
+    // BootstrapCompleted, BootstrapFailed and ServerCredentialsIssued.
     this.gatewayUplink.addToRolePolicy(new PolicyStatement({ actions: ['events:PutEvents'], resources: [props.bus.eventBusArn] }));
+    // Sealing minted LwM2M Server keys (KmsKeySealer): Encrypt only, and only with exactly the
+    // context {endpoint, shortServerId}, so the function cannot make a ciphertext the LwM2M server
+    // side would take without an account to bind it to. Decrypt is the LwM2M server side's.
+    this.gatewayUplink.addToRolePolicy(new PolicyStatement({
+      actions: ['kms:Encrypt'],
+      resources: [serverCredentialsKey.keyArn],
+      conditions: {
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': KMS_ENCRYPTION_CONTEXT_KEYS },
+        // ForAllValues alone also passes a request with fewer keys, or none: each must be there.
+        Null: Object.fromEntries(KMS_ENCRYPTION_CONTEXT_KEYS.map((key) => [`kms:EncryptionContext:${key}`, 'false'])),
+      },
+    }));
 
     this.adminApi = nodeFunction(this, 'AdminApi', ENTRY.adminApi, props.skipBundling, {
       description: 'lwm2m-bs: admin API (profiles, devices, import, status)',

@@ -7,17 +7,19 @@ import type { LambdaContext } from '../../functions/runtime/lambda-context.ts';
 import { startDynalite, localDynamoDbClient } from '../../server/store/dynalite.ts';
 import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { ensureTable } from '../../server/store/table.ts';
-import { startFakeKms } from '../fixtures/fake-kms.ts';
+import { SERVER_CREDENTIALS_KEY_ENV } from '../../server/aws/kms-key-sealer.ts';
+import { startFakeKms, type FakeKms } from '../fixtures/fake-kms.ts';
 
 /**
  * The environment a deployed function gets, pointed at dynalite. The SDK reads
  * AWS_ENDPOINT_URL_DYNAMODB itself, so the handlers build their clients as in Lambda. Call
  * before the handler module is first imported: Powertools reads its settings at import.
  */
-export async function functionEnvironment(extra: Record<string, string> = {}): Promise<{ store: DynamoDbBootstrapStore; close(): Promise<void> }> {
+export async function functionEnvironment(extra: Record<string, string> = {}): Promise<{ store: DynamoDbBootstrapStore; kms: FakeKms; close(): Promise<void> }> {
   const dynalite = await startDynalite({});
-  // The admin API fingerprints bootstrap keys with KMS GenerateMac: the real SDK client, here
-  // answered by a fake (test/fixtures/fake-kms.ts), as there is no local KMS.
+  // The admin API fingerprints bootstrap keys with KMS GenerateMac, the uplink function seals
+  // minted server keys with KMS Encrypt: the real SDK client, here answered by a fake
+  // (test/fixtures/fake-kms.ts), as there is no local KMS.
   const kms = await startFakeKms();
   const client = localDynamoDbClient(dynalite.endpoint);
   const tableName = 'functions-test';
@@ -29,6 +31,7 @@ export async function functionEnvironment(extra: Record<string, string> = {}): P
     AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
     AWS_ENDPOINT_URL_KMS: kms.url,
     KEY_FINGERPRINT_KEY_ARN: kms.keyId,
+    [SERVER_CREDENTIALS_KEY_ENV]: kms.encryptionKeyId,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     TABLE_NAME: tableName,
     POWERTOOLS_SERVICE_NAME: 'lwm2m-bs-test',
@@ -39,6 +42,7 @@ export async function functionEnvironment(extra: Record<string, string> = {}): P
   });
   return {
     store: new DynamoDbBootstrapStore({ client, tableName }),
+    kms,
     async close() {
       client.destroy();
       await dynalite.close();

@@ -48,6 +48,8 @@ describe('IAM least privilege', () => {
     assert.deepEqual(actions, [
       'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'events:PutEvents', 'iam:PassRole', 'iot:DescribeEndpoint', 'iot:Publish',
       'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey',
+      // Sealing minted server keys, on its own key (see the test below).
+      'kms:Encrypt',
       'logs:CreateLogStream', 'logs:PutLogEvents', 'scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:UpdateSchedule',
       'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage',
       'xray:PutTelemetryRecords', 'xray:PutTraceSegments',
@@ -132,6 +134,38 @@ describe('IAM least privilege', () => {
     const actions = statementsOfRole(plain, plain.stack.functions.adminApi.role!).flatMap(actionsOf);
     for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) assert.ok(actions.includes(action), action);
     assert.deepEqual(actions.filter((action) => /^(iot|events|scheduler|sqs):/.test(action)), []);
+  });
+
+  it('lets the uplink function, and no other role, Encrypt with the server credentials key, with exactly the context {endpoint, shortServerId}; nobody in the stack decrypts with it', () => {
+    for (const synthesized of [plain, withGateway]) {
+      const { stack } = synthesized;
+      const keyArn = { 'Fn::GetAtt': [logicalIdOf(stack, stack.data.serverCredentialsKey), 'Arn'] };
+      const uplinkPolicy = stack.getLogicalId(stack.functions.gatewayUplink.role!.node.findChild('DefaultPolicy').node.defaultChild as never);
+      const onKey = policyStatements(synthesized.template).filter(({ statement }) => JSON.stringify(resourcesOf(statement)).includes(JSON.stringify(keyArn)));
+      assert.deepEqual(onKey, [{
+        policy: uplinkPolicy,
+        statement: {
+          Action: 'kms:Encrypt',
+          Condition: {
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['endpoint', 'shortServerId'] },
+            Null: { 'kms:EncryptionContext:endpoint': 'false', 'kms:EncryptionContext:shortServerId': 'false' },
+          },
+          Effect: 'Allow',
+          Resource: keyArn,
+        },
+      }]);
+      // kms:Decrypt appears only on the table key: the LwM2M server side is granted it outside the stack.
+      const tableKeyArn = JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(stack, stack.data.key), 'Arn'] });
+      for (const { policy, statement } of policyStatements(synthesized.template)) {
+        if (actionsOf(statement).includes('kms:Decrypt')) assert.equal(JSON.stringify(resourcesOf(statement)), `[${tableKeyArn}]`, policy);
+      }
+    }
+  });
+
+  it('lets the uplink function put events on the stack\'s bus only', () => {
+    const { stack } = plain;
+    const statements = statementsOfRole(plain, stack.functions.gatewayUplink.role!).filter((statement) => actionsOf(statement).some((action) => action.startsWith('events:')));
+    assert.deepEqual(statements, [{ Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.events.bus), 'Arn'] } }]);
   });
 
   it('lets the admin function, and no other role, compute MACs with the fingerprint key, and nothing else with it', () => {

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KmsKeySealer, kmsEncryptionContext, type KmsEncrypt, type KmsEncryptInput } from '../../server/aws/kms-key-sealer.ts';
+import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
+import { KMS_ENCRYPTION_CONTEXT_KEYS, KmsKeySealer, kmsEncrypt, kmsEncryptionContext, type KmsEncrypt, type KmsEncryptInput } from '../../server/aws/kms-key-sealer.ts';
 import { serverCredentialsIssuedEventSchema } from '../../shared/lifecycle/lifecycle-events.ts';
 import { issuedEvents } from '../../shared/lifecycle/server-credentials.ts';
 
-// KMS has no local stand-in (dynalite speaks DynamoDB only), and @aws-sdk/client-kms is not
-// installed, so aws-sdk-client-mock has no KMSClient to mock: the sealer takes Encrypt as a
-// function shaped like the SDK's command input and output, and these tests pin its requests.
+// KMS has no local stand-in (dynalite speaks DynamoDB only) and a live AWS endpoint cannot run
+// here. The sealer takes Encrypt as a function shaped like the SDK's command input and output,
+// and the first tests pin its requests through that port; kmsEncrypt, the SDK's side of the
+// port, is checked against KMSClient mocked with aws-sdk-client-mock. The uplink function's
+// tests send the same requests over HTTP to a fake KMS (test/fixtures/fake-kms.ts).
+
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+process.env['AWS_REGION'] ??= 'eu-west-1';
 
 const KEY_ID = 'alias/lwm2m-bs-server-credentials';
 const KEY_HEX = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
@@ -73,5 +80,39 @@ describe('KmsKeySealer', () => {
     assert.equal(events[0]?.secretKeyCiphertext, Buffer.from(BLOB).toString('base64'));
     assert.ok(!JSON.stringify(events).toLowerCase().includes(KEY_HEX));
     assert.deepEqual(kms.inputs[0]?.EncryptionContext, { endpoint: 'urn:dev:7', shortServerId: '101' });
+  });
+
+  it('names the context keys the IAM condition on kms:EncryptionContextKeys allows', () => {
+    assert.deepEqual(KMS_ENCRYPTION_CONTEXT_KEYS, ['endpoint', 'shortServerId']);
+  });
+});
+
+describe('kmsEncrypt (the SDK behind the port)', () => {
+  it('makes one KMSClient at the first call, not before, and sends EncryptCommand with the input as given', async () => {
+    const kms = mockClient(KMSClient);
+    try {
+      kms.on(EncryptCommand).resolves({ CiphertextBlob: BLOB, KeyId: KEY_ID, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
+      const made: KMSClient[] = [];
+      const encrypt = kmsEncrypt({ wrap: (client) => (made.push(client), client) });
+      assert.equal(made.length, 0, 'nothing made until a key is sealed');
+
+      const sealer = new KmsKeySealer({ encrypt, keyId: KEY_ID });
+      const sealed = await Promise.all([101, 102].map((shortServerId) => sealer.seal(Buffer.from(KEY_HEX, 'hex'), { endpoint: 'urn:dev:7', shortServerId })));
+      assert.deepEqual(sealed, [Buffer.from(BLOB).toString('base64'), Buffer.from(BLOB).toString('base64')]);
+      assert.equal(made.length, 1, 'one client, kept');
+      const calls = kms.commandCalls(EncryptCommand);
+      assert.deepEqual(calls.map((call) => call.thisValue), [made[0], made[0]]);
+      const input = calls[0]!.args[0].input;
+      assert.deepEqual({ ...input, Plaintext: Buffer.from(input.Plaintext ?? []).toString('hex') }, {
+        KeyId: KEY_ID,
+        Plaintext: KEY_HEX,
+        EncryptionContext: { endpoint: 'urn:dev:7', shortServerId: '101' },
+      });
+
+      kms.on(EncryptCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+      await assert.rejects(sealer.seal(Buffer.from(KEY_HEX, 'hex'), { endpoint: 'urn:dev:7', shortServerId: 101 }), /: ThrottlingException$/);
+    } finally {
+      kms.restore();
+    }
   });
 });
