@@ -48,9 +48,9 @@ const AIM = { invocations: 2, dynamoDbRequests: 3, iotMessages: 4 } as const;
 
 /** The uplink function's memory, as the stack sets it (one memorySize for every function). */
 function functionMemoryMb(): number {
-  const source = readFileSync(new URL('../../infra/constructs/functions.ts', import.meta.url), 'utf8');
+  const source = readFileSync(new URL('../../infra/constructs/node-function.ts', import.meta.url), 'utf8');
   const match = /memorySize:\s*(\d+)/.exec(source);
-  if (match?.[1] === undefined) throw new Error('no memorySize in infra/constructs/functions.ts');
+  if (match?.[1] === undefined) throw new Error('no memorySize in infra/constructs/node-function.ts');
   return Number(match[1]);
 }
 
@@ -90,6 +90,8 @@ Object.assign(process.env, {
   PURGE_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:purge',
   PURGE_SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/scheduler',
   PURGE_DEAD_LETTER_ARN: 'arn:aws:sqs:us-east-1:123456789012:purge-failures',
+  // Read only when a profile mints server credentials; the bench's profile does not.
+  SERVER_CREDENTIALS_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000',
   POWERTOOLS_SERVICE_NAME: 'lwm2m-bs-gateway-uplink',
   POWERTOOLS_METRICS_NAMESPACE: 'Lwm2mBootstrap',
   POWERTOOLS_METRICS_DISABLED: 'false',
@@ -276,7 +278,7 @@ const cpu = cpus();
 const line = (label: string, cell: (f: Figures, row: Row) => string): string => `| ${label} | ${results.map(({ f, row }) => cell(f, row)).join(' | ')} |`;
 const out: string[] = [];
 out.push(`Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`);
-out.push(`Command: npm run bench:cost (BENCH_COST_BOOTSTRAPS=${BOOTSTRAPS}, BENCH_COST_WARMUP=${WARMUP}, PROFILE_CACHE_TTL_MS=${process.env['PROFILE_CACHE_TTL_MS'] ?? 'unset'}); function memory ${memoryMb} MB (infra/constructs/functions.ts)`);
+out.push(`Command: npm run bench:cost (BENCH_COST_BOOTSTRAPS=${BOOTSTRAPS}, BENCH_COST_WARMUP=${WARMUP}, PROFILE_CACHE_TTL_MS=${process.env['PROFILE_CACHE_TTL_MS'] ?? 'unset'}); function memory ${memoryMb} MB (infra/constructs/node-function.ts)`);
 out.push(`Prices: ${PRICES_REGION} on-demand list prices as known on ${PRICES_AS_OF} (test/bench/cost-prices.ts, docs/cost.md); re-check before quoting.`);
 out.push('');
 out.push(`| per bootstrap | ${results.map(({ row }) => LABEL[row.version]).join(' | ')} |`);
