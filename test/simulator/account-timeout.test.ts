@@ -47,7 +47,9 @@ describe('Bootstrap-Server Account Timeout (/0/x/12) end to end', () => {
     lwm2m = await TestLwm2mServer.start({ port: 0, host: '127.0.0.1' });
     server = await startLocalServer({ port: 0, host4: '127.0.0.1', host6: false, requestTimeoutMs: 2000 });
     port = server.gateway.coap.address('IPv4')!.port;
-    const account = (accountTimeout: number) => ({ bootstrapServer: { uri: `coap://127.0.0.1:${port}`, accountTimeout, instanceId: 0 } });
+    // The server writes an Account Timeout on a device's only account only when the profile lets
+    // the device end without one (allowNoBootstrapAccount), which is what these clients show.
+    const account = (accountTimeout: number) => ({ bootstrapServer: { uri: `coap://127.0.0.1:${port}`, accountTimeout, instanceId: 0 }, allowNoBootstrapAccount: true });
     // 60 s and 100 s, run at scale 0.01: 0.6 s and 1 s.
     await server.store.putProfile(nosecProfile('timeout-60', lwm2m.port, account(60)));
     await server.store.putProfile(nosecProfile('timeout-100', lwm2m.port, account(100)));
