@@ -3,6 +3,7 @@ import type { ApiIssue } from '../functions/admin/http.ts';
 import type { ImportResult } from '../functions/admin/import.ts';
 import type { DeviceEntry, DeviceStatus } from '../shared/bootstrap/device.ts';
 import type { Profile } from '../shared/bootstrap/profile.ts';
+import type { LowEntropyReason } from '../shared/lifecycle/key-entropy.ts';
 import { defaultCredentials, signRequest, type CredentialSource } from './sigv4.ts';
 import { InputError, UsageError } from './usage.ts';
 
@@ -29,6 +30,14 @@ export type ReportedStatus = DeviceStatus & { readonly contentFormatName?: strin
 export interface DeviceStatusAnswer {
   readonly endpoint: string;
   readonly status: ReportedStatus | null;
+}
+
+/** `PUT /devices/{endpoint}`'s answer: the reasons (never the key) when the stored key is low entropy. */
+export interface StoredDevice {
+  readonly stored: 'device';
+  readonly endpoint: string;
+  readonly profile: string;
+  readonly lowEntropy?: readonly LowEntropyReason[];
 }
 
 /** Lambda refuses a synchronous request body over 6 MB; refusing before sending says why. */
@@ -105,7 +114,8 @@ export class AdminApiClient {
     return this.#call('GET', `/devices/${segment(endpoint)}`, { showSecrets: options.showSecrets });
   }
 
-  putDevice(endpoint: string, document: unknown): Promise<{ stored: 'device'; endpoint: string; profile: string }> {
+  /** `lowEntropy` is there when the stored bootstrap key classifies low, another stored device holding it included. */
+  putDevice(endpoint: string, document: unknown): Promise<StoredDevice> {
     return this.#call('PUT', `/devices/${segment(endpoint)}`, {}, JSON.stringify(document));
   }
 
@@ -113,14 +123,18 @@ export class AdminApiClient {
     return this.#call('DELETE', `/devices/${segment(endpoint)}`);
   }
 
-  /** One request, all or nothing: the server refuses every row (422, issues by `row`) when one is bad. */
-  importDevices(rows: readonly unknown[], options: { dryRun?: boolean } = {}): Promise<ImportResult> {
+  /**
+   * One request, all or nothing: the server refuses every row (422, issues by `row`) when one is
+   * bad, and with `refuseLowEntropy` when one has a low-entropy bootstrap key (its issue on the
+   * key field, with `reasons`), shared with a stored device included.
+   */
+  importDevices(rows: readonly unknown[], options: { dryRun?: boolean; refuseLowEntropy?: boolean } = {}): Promise<ImportResult> {
     const body = JSON.stringify(rows);
     const size = Buffer.byteLength(body);
     if (size > MAX_REQUEST_BYTES) {
       throw new InputError(`the import is ${(size / 1024 / 1024).toFixed(1)} MB as JSON; the admin API takes at most 6 MB per request: split the file`);
     }
-    return this.#call('POST', '/import', { dryRun: options.dryRun }, body);
+    return this.#call('POST', '/import', { dryRun: options.dryRun, refuseLowEntropy: options.refuseLowEntropy }, body);
   }
 
   getDeviceStatus(endpoint: string): Promise<DeviceStatusAnswer> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deviceEntrySchema, deviceStatusSchema } from '../shared/bootstrap/device.ts';
 import { profileSchema } from '../shared/bootstrap/profile.ts';
+import type { LowEntropyCode } from '../shared/lifecycle/key-entropy.ts';
 import { IMPORT_MEDIA_TYPES } from './admin/import.ts';
 import { adminApiRoutes, type AdminOperationId } from './admin/routes.ts';
 
@@ -11,7 +12,24 @@ import { adminApiRoutes, type AdminOperationId } from './admin/routes.ts';
  */
 export type OpenApiDocument = Record<string, unknown> & { readonly openapi: '3.1.0'; readonly paths: Record<string, Record<string, unknown>> };
 
-const issueSchema = z.looseObject({ field: z.string(), message: z.string(), row: z.number().int().optional(), line: z.number().int().optional(), endpoint: z.string().optional() });
+/** Every LowEntropyCode, checked by the compiler both ways. */
+const LOW_ENTROPY_CODES = { 'declared-low': true, 'too-short': true, 'derived-from-identifier': true, 'repeated-pattern': true, 'shared-key': true } as const satisfies Record<LowEntropyCode, true>;
+
+/** A LowEntropyReason: the code and text, with the code's detail (bytes, pattern, devices...); never key bytes. */
+const lowEntropyReasonSchema = z
+  .looseObject({
+    code: z.enum(Object.keys(LOW_ENTROPY_CODES) as [LowEntropyCode, ...LowEntropyCode[]]),
+    text: z.string(),
+  })
+  .meta({ description: 'Why a bootstrap key is low entropy; shared-key counts the devices holding it, stored ones included' });
+const issueSchema = z.looseObject({
+  field: z.string(),
+  message: z.string(),
+  row: z.number().int().optional(),
+  line: z.number().int().optional(),
+  endpoint: z.string().optional(),
+  reasons: z.array(lowEntropyReasonSchema).optional().meta({ description: 'For a row refused with refuseLowEntropy: why its key is low entropy' }),
+});
 const errorSchema = z.strictObject({
   error: z.looseObject({
     code: z.string().meta({ description: 'bad-request, invalid-document, not-found, conflict, invalid-configuration, unknown-profile, import-rejected, unsupported-media-type, store-failed, internal' }),
@@ -24,7 +42,14 @@ const statusViewSchema = z.strictObject({
   endpoint: z.string(),
   status: z.union([deviceStatusSchema.extend({ contentFormatName: z.string().optional() }), z.null()]),
 });
-const importResultSchema = z.strictObject({ format: z.enum(['json', 'jsonl', 'csv']), dryRun: z.boolean(), rows: z.number().int(), written: z.number().int() });
+const lowEntropyRowSchema = z.strictObject({ row: z.number().int(), line: z.number().int().optional(), endpoint: z.string(), reasons: z.array(lowEntropyReasonSchema) });
+const importResultSchema = z.strictObject({
+  format: z.enum(['json', 'jsonl', 'csv']),
+  dryRun: z.boolean(),
+  rows: z.number().int(),
+  written: z.number().int(),
+  lowEntropy: z.array(lowEntropyRowSchema).meta({ description: 'Rows imported with a low-entropy bootstrap key (their account is replaced at their first bootstrap)' }),
+});
 const factoryExportSchema = z.strictObject({
   endpoint: z.string(),
   keysIncluded: z.boolean(),
@@ -53,7 +78,13 @@ const smartcardExportSchema = z.strictObject({
     }),
   ),
 });
-const storedSchema = z.looseObject({ stored: z.enum(['profile', 'device']), name: z.string().optional(), endpoint: z.string().optional(), profile: z.string().optional() });
+const storedSchema = z.looseObject({
+  stored: z.enum(['profile', 'device']),
+  name: z.string().optional(),
+  endpoint: z.string().optional(),
+  profile: z.string().optional(),
+  lowEntropy: z.array(lowEntropyReasonSchema).optional().meta({ description: "A device stored with a low-entropy bootstrap key: why (its account is replaced at its next bootstrap)" }),
+});
 const deletedSchema = z.looseObject({ deleted: z.enum(['profile', 'device']), name: z.string().optional(), endpoint: z.string().optional() });
 const pageOf = (item: string) => ({
   type: 'object',
@@ -84,6 +115,13 @@ const PARAMETERS = {
   profile: { name: 'profile', in: 'query', required: false, schema: { type: 'string' }, description: 'Only devices of this profile (filters one page)' },
   includeKeys: { name: 'includeKeys', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] }, description: 'Put secret keys in the files; left out (and named in omittedSecrets) otherwise' },
   dryRun: { name: 'dryRun', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] }, description: 'Validate only' },
+  refuseLowEntropy: {
+    name: 'refuseLowEntropy',
+    in: 'query',
+    required: false,
+    schema: { type: 'string', enum: ['true', 'false'] },
+    description: 'Refuse the whole import (422) when a row has a low-entropy bootstrap key, a key another stored device holds included; each such row is an issue with its reasons',
+  },
 } as const;
 
 const OPERATIONS: Readonly<Record<AdminOperationId, Record<string, unknown>>> = {
@@ -112,7 +150,7 @@ const OPERATIONS: Readonly<Record<AdminOperationId, Record<string, unknown>>> = 
   },
   deleteDevice: { parameters: [PARAMETERS.endpoint], responses: { 200: { description: 'Deleted', content: jsonContent(ref('Deleted')) }, 404: errorResponse('No such device') } },
   importDevices: {
-    parameters: [PARAMETERS.dryRun],
+    parameters: [PARAMETERS.dryRun, PARAMETERS.refuseLowEntropy],
     requestBody: {
       required: true,
       content: Object.fromEntries(
@@ -123,7 +161,7 @@ const OPERATIONS: Readonly<Record<AdminOperationId, Record<string, unknown>>> = 
       200: { description: 'Every row written (or, with dryRun, valid)', content: jsonContent(ref('ImportResult')) },
       400: errorResponse('The body as a whole is unreadable'),
       415: errorResponse('Unsupported content type'),
-      422: errorResponse('Rows rejected, each problem in issues; nothing written'),
+      422: errorResponse('Rows rejected, each problem in issues (with refuseLowEntropy, low-entropy keys too); nothing written'),
       503: errorResponse('The store failed while writing; the import was rolled back'),
     },
   },

@@ -35,7 +35,7 @@ export async function deviceCommand(args: string[], io: AdminIO, open: StoreOpen
       const document = await readJsonDocument(onePositional('device put', positionals, 'file (or - for stdin)'), io);
       // Through the admin API the server takes the fingerprint (under its KMS key) and counts the holders.
       const { device, lowEntropy } =
-        api === undefined ? await withFingerprintedStore(open, values['data-dir'], (store, fingerprinter) => putDevice(store, document, fingerprinter)) : { device: await putRemoteDevice(api, document), lowEntropy: undefined };
+        api === undefined ? await withFingerprintedStore(open, values['data-dir'], (store, fingerprinter) => putDevice(store, document, fingerprinter)) : await putRemoteDevice(api, document);
       if (values.json) printJson(io, { stored: 'device', endpoint: device.endpoint, profile: device.profile, ...(lowEntropy !== undefined && { lowEntropy }) });
       else io.stdout(`device ${device.endpoint} stored (profile ${device.profile})\n`);
       if (lowEntropy !== undefined) io.stderr?.(`lwm2m-bs: warning: device ${device.endpoint}: ${lowEntropyRejection(lowEntropy)}; stored all the same, its Bootstrap-Server account is replaced at its next bootstrap\n`);
@@ -110,10 +110,11 @@ export async function putDevice(store: BootstrapStore, document: unknown, finger
 }
 
 /**
- * Puts a device entry through the admin API, which admits it as putDevice does; its refusals
- * print as the local ones (a PSK identity conflict in the server's words).
+ * Puts a device entry through the admin API, which admits, fingerprints and classifies it as
+ * putDevice does; its refusals print as the local ones (a PSK identity conflict in the server's
+ * words), and so does its low-entropy warning.
  */
-async function putRemoteDevice(api: AdminApiClient, document: unknown): Promise<{ endpoint: string; profile: string }> {
+async function putRemoteDevice(api: AdminApiClient, document: unknown): Promise<{ device: Pick<DeviceEntry, 'endpoint' | 'profile'>; lowEntropy?: readonly LowEntropyReason[] }> {
   const endpoint = (document as { endpoint?: unknown } | null)?.endpoint;
   if (typeof endpoint !== 'string' || endpoint === '') {
     // The endpoint is the path; without one the local schema words the refusal.
@@ -122,7 +123,8 @@ async function putRemoteDevice(api: AdminApiClient, document: unknown): Promise<
   }
   try {
     const stored = await api.putDevice(endpoint, document);
-    return { endpoint: stored.endpoint, profile: stored.profile };
+    // An older stack answers without the list: then nothing is known, and nothing is warned.
+    return { device: { endpoint: stored.endpoint, profile: stored.profile }, ...(stored.lowEntropy !== undefined && stored.lowEntropy.length > 0 && { lowEntropy: stored.lowEntropy }) };
   } catch (error) {
     if (!(error instanceof AdminApiError)) throw error;
     if (error.code === 'invalid-document' || error.code === 'invalid-configuration') throw invalidDocument('device entry', error.issues);

@@ -13,7 +13,6 @@ import {
   IMPORT_FORMATS,
   ImportFileError,
   importFormatForFile,
-  lowEntropyRejection,
   parseCsvHeader,
   parseJsonRow,
   type CsvLayout,
@@ -49,7 +48,7 @@ export interface ImportReport extends ImportWriteReport {
    * Devices whose bootstrap key classified low entropy, with the reasons (codes and text, never
    * keys). Imported all the same unless `--refuse-low-entropy`: their account is replaced at
    * their first bootstrap. A key is shared when another row or another stored device holds it
-   * (by fingerprint); through the admin API (`--endpoint`) only the file's rows are compared.
+   * (by fingerprint), through the admin API (`--endpoint`) too.
    */
   readonly lowEntropy: readonly LowEntropyRow[];
 }
@@ -132,9 +131,10 @@ export async function importCommand(args: string[], io: ImportIO, open: StoreOpe
  * With `--endpoint`: the file is read here with the same readers, and its rows go to the admin
  * API as one JSON array (one request, all or nothing on the server). Rows that could not be
  * read are rejected here; the rest then go as a dry run, so the report still lists every
- * problem. The server numbers rows in the array it got; its rejections are put back on the
- * file's lines and, for CSV, its field paths back on the columns, so the report reads as a
- * local import's.
+ * problem. `--refuse-low-entropy` goes along (refuseLowEntropy): the server refuses the keys
+ * its stored devices hold too, as a local import does. The server numbers rows in the array it
+ * got; its rejections are put back on the file's lines and, for CSV, its field paths back on
+ * the columns, so the report reads as a local import's.
  */
 async function remoteImport(
   api: AdminApiClient,
@@ -162,18 +162,13 @@ async function remoteImport(
     throw error;
   }
   progress.done('read', rows);
-  // The keys are classified here too, from the rows as read: for --refuse-low-entropy, and for a
-  // server whose answer does not list them.
+  // The keys are classified here too, from the rows as read, for a server whose answer does not
+  // list them. --refuse-low-entropy is the server's to apply: only it sees the stored devices.
   const parsed = entries.flatMap((entry, index): PositionedDevice[] => {
     const device = deviceEntrySchema.safeParse(entry);
     return device.success ? [{ device: device.data, position: sent[index]! }] : [];
   });
   const lowEntropy = classifyBatchKeys(parsed);
-  if (refuseLowEntropy) {
-    const field = format === 'csv' ? 'bootstrap_key' : 'bootstrapCredentials.secretKey';
-    for (const low of lowEntropy) unreadable.push({ row: low.row, ...(low.line !== undefined && { line: low.line }), endpoint: low.endpoint, field, reason: lowEntropyRejection(low.reasons) });
-    unreadable.sort((a, b) => a.row - b.row);
-  }
   const refused = new Set(unreadable.map((rejection) => rejection.row));
   // Key for key as the local report, so --json and --report read the same.
   const report = (written: number, rejected: readonly RejectedRow[], low: readonly LowEntropyRow[] = lowEntropy): ImportReport => ({
@@ -189,7 +184,7 @@ async function remoteImport(
   });
   if (entries.length === 0) return report(0, unreadable);
   try {
-    const result = await api.importDevices(entries, { dryRun: dryRun || unreadable.length > 0 });
+    const result = await api.importDevices(entries, { dryRun: dryRun || unreadable.length > 0, refuseLowEntropy });
     // The server compares with its stored devices too (an older stack answers without the list);
     // its rows are those of the array sent, put back on the file's.
     const remoteLow = (result as { lowEntropy?: readonly LowEntropyRow[] }).lowEntropy;

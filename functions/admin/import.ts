@@ -3,9 +3,12 @@ import { CsvError } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { checkBootstrapConfiguration } from '../../shared/bootstrap/checker.ts';
 import {
+  csvColumnFor,
   csvRecordToInput,
   DeviceImportValidator,
+  fieldPath,
   ImportFileError,
+  lowEntropyRejection,
   parseCsvHeader,
   parseJsonRow,
   type ImportFormat,
@@ -34,10 +37,21 @@ export interface ImportResult {
   readonly written: number;
   /**
    * Rows whose bootstrap key classified low entropy (reason codes and text, never keys), a key
-   * being shared when another row or another stored device holds it. Imported all the same:
-   * their account is replaced at their first bootstrap.
+   * being shared when another row or another stored device holds it. Imported all the same
+   * (unless refuseLowEntropy, which refuses the body): their account is replaced at their first
+   * bootstrap.
    */
   readonly lowEntropy: readonly LowEntropyRow[];
+}
+
+export interface ImportOptions {
+  /** Validate only: nothing is written. */
+  readonly dryRun: boolean;
+  /**
+   * `lwm2m-bs import --refuse-low-entropy`: a row whose bootstrap key classifies low entropy,
+   * shared with a stored device included, refuses the whole body (422) like any bad row.
+   */
+  readonly refuseLowEntropy: boolean;
 }
 
 /**
@@ -45,7 +59,8 @@ export interface ImportResult {
  * before the first write, one bad row refuses the whole body with every problem listed (422),
  * and a store failure while writing puts back what was there before (503).
  */
-export async function importDevices(store: BootstrapStore, event: HttpApiEvent, dryRun: boolean, fingerprinter: KeyFingerprinter): Promise<ImportResult> {
+export async function importDevices(store: BootstrapStore, event: HttpApiEvent, options: ImportOptions, fingerprinter: KeyFingerprinter): Promise<ImportResult> {
+  const { dryRun, refuseLowEntropy } = options;
   const type = mediaType(event);
   const format = type === undefined ? undefined : IMPORT_MEDIA_TYPES[type];
   if (format === undefined) {
@@ -65,23 +80,48 @@ export async function importDevices(store: BootstrapStore, event: HttpApiEvent, 
   }
   if (validator.rows === 0) throw new ApiError(400, 'bad-request', 'the import has no rows; nothing written');
   await validator.checkStoredPskIdentities(store, IMPORT_STORE_CONCURRENCY);
-  if (validator.rejected.length > 0) {
-    throw new ApiError(422, 'import-rejected', `${validator.rejectedRows} of ${validator.rows} rows rejected; nothing written`, validator.rejected.map(rowIssue));
+  // Refusing on keys, the keys are classified first, so one answer lists every problem as the
+  // CLI's report does; otherwise a rejected body is not worth a fingerprint per row.
+  if (refuseLowEntropy) await validator.classifyKeys(store, IMPORT_STORE_CONCURRENCY);
+  const refusedKeys = refuseLowEntropy ? validator.lowEntropy.map((low) => lowEntropyIssue(low, format)) : [];
+  if (validator.rejected.length > 0 || refusedKeys.length > 0) {
+    const rejectedRows = validator.rejectedRows + refusedKeys.length;
+    // Stable: a row's own rejections keep their order.
+    const issues = [...validator.rejected.map(rowIssue), ...refusedKeys].sort((a, b) => a.row - b.row);
+    throw new ApiError(422, 'import-rejected', `${rejectedRows} of ${validator.rows} rows rejected; nothing written`, issues);
   }
-  await validator.classifyKeys(store, IMPORT_STORE_CONCURRENCY);
+  if (!refuseLowEntropy) await validator.classifyKeys(store, IMPORT_STORE_CONCURRENCY);
   const lowEntropy = validator.lowEntropy;
   if (dryRun) return { format, dryRun, rows: validator.rows, written: 0, lowEntropy };
   await writeAllOrNothing(store, validator.devices);
   return { format, dryRun, rows: validator.rows, written: validator.devices.length, lowEntropy };
 }
 
-function rowIssue(rejection: RejectedRow): ApiIssue {
+type RowIssue = ApiIssue & { readonly row: number };
+
+function rowIssue(rejection: RejectedRow): RowIssue {
   return {
     field: rejection.field,
     message: rejection.reason,
     row: rejection.row,
     ...(rejection.line !== undefined && { line: rejection.line }),
     ...(rejection.endpoint !== undefined && { endpoint: rejection.endpoint }),
+  };
+}
+
+/**
+ * A low-entropy row refused, on its key field as DeviceImportValidator names it, with the
+ * reasons as the 200 answer's `lowEntropy` lists them: codes and text, never the key.
+ */
+function lowEntropyIssue(low: LowEntropyRow, format: ImportFormat): RowIssue {
+  const path = ['bootstrapCredentials', 'secretKey'];
+  return {
+    field: (format === 'csv' ? csvColumnFor(path) : undefined) ?? fieldPath(path),
+    message: lowEntropyRejection(low.reasons),
+    row: low.row,
+    ...(low.line !== undefined && { line: low.line }),
+    endpoint: low.endpoint,
+    reasons: low.reasons,
   };
 }
 

@@ -27,7 +27,7 @@ const querySchemas = {
   getProfile: z.strictObject({ showSecrets: flag.optional() }),
   listDevices: z.strictObject({ cursor: z.string().min(1).optional(), profile: z.string().min(1).optional(), showSecrets: flag.optional() }),
   getDevice: z.strictObject({ showSecrets: flag.optional() }),
-  importDevices: z.strictObject({ dryRun: flag.optional() }),
+  importDevices: z.strictObject({ dryRun: flag.optional(), refuseLowEntropy: flag.optional() }),
   getFactoryExport: z.strictObject({ includeKeys: flag.optional() }),
   none: z.strictObject({}),
 } as const;
@@ -134,8 +134,8 @@ export const operations: Readonly<Record<AdminOperationId, Operation>> = {
   },
 
   async importDevices({ event, store, fingerprinter }) {
-    const { dryRun } = query(event, 'importDevices');
-    return json(200, await importDevices(store, event, dryRun === true, fingerprinter));
+    const { dryRun, refuseLowEntropy } = query(event, 'importDevices');
+    return json(200, await importDevices(store, event, { dryRun: dryRun === true, refuseLowEntropy: refuseLowEntropy === true }, fingerprinter));
   },
 
   async getDeviceStatus({ event, params, store }) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -168,19 +168,21 @@ type Command = (args: string[], io: Parameters<typeof importCommand>[1], open: S
 const testCredentials: AdminApiConnector = (target) => new AdminApiClient({ ...target, credentials: async () => ({ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY }) });
 
 /**
- * A command in process: what it prints, and the line main would print on stderr. Locally on a
- * memory store, or (args with --endpoint) through the gateway with the test credentials: each
- * child process costs a second of start-up, so only the main paths spawn the real CLI.
+ * A command in process, as the real CLI would run it: its exit code, what it prints on stdout,
+ * and on stderr its warnings then the line main prints for a failure. Locally on a memory store,
+ * or (args with --endpoint) through the gateway with the test credentials: each child process
+ * costs a second of start-up, so only the main paths spawn the real CLI.
  */
-async function inProcess(store: MemoryStore, command: Command, args: string[]): Promise<{ stdout: string; stderr: string }> {
+async function inProcess(store: MemoryStore, command: Command, args: string[]): Promise<Run> {
   let stdout = '';
-  const io = { stdout: (text: string) => (stdout += text), stderr: () => undefined, readStdin: async () => '', stderrIsTTY: false };
+  let stderr = '';
+  const io = { stdout: (text: string) => (stdout += text), stderr: (text: string) => (stderr += text), readStdin: async () => '', stderrIsTTY: false };
   try {
     await command(args, io, async () => ({ store, close: async () => undefined }), testCredentials);
-    return { stdout, stderr: '' };
+    return { code: 0, stdout, stderr };
   } catch (error) {
     assert.ok(error instanceof InputError, String(error));
-    return { stdout, stderr: `lwm2m-bs: ${error.message}\n` };
+    return { code: 1, stdout, stderr: `${stderr}lwm2m-bs: ${error.message}\n` };
   }
 }
 
@@ -210,14 +212,8 @@ describe('the operator commands with --endpoint (admin API, SigV4)', () => {
   });
 
   /** In process through the gateway: the command with --endpoint, as `run` gives it. */
-  const remote = async (command: Command, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    const answer = await inProcess(new MemoryStore(), command, [...args, '--endpoint', gateway.url, '--region', REGION]);
-    return { code: answer.stderr === '' ? 0 : 1, ...answer };
-  };
-  const expectLocal = async (command: Command, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-    const answer = await inProcess(localStore, command, args);
-    return { code: answer.stderr === '' ? 0 : 1, ...answer };
-  };
+  const remote = (command: Command, args: string[]): Promise<Run> => inProcess(new MemoryStore(), command, [...args, '--endpoint', gateway.url, '--region', REGION]);
+  const expectLocal = (command: Command, args: string[]): Promise<Run> => inProcess(localStore, command, args);
 
   /**
    * The answer without bootstrap PSK fingerprints: the deployed side takes them with KMS, a local
@@ -235,6 +231,8 @@ describe('the operator commands with --endpoint (admin API, SigV4)', () => {
     assert.equal(put.stdout, 'profile fleet stored (101 coaps://dm.example.com:5684 psk)\n');
     const devicePut = await run(['device', 'put', deviceFile]);
     assert.deepEqual(devicePut, await expectLocal(deviceCommand, ['put', deviceFile]));
+    // The fixture's key counts up: the warning the server's lowEntropy gives, as the local one.
+    assert.match(devicePut.stderr, /^lwm2m-bs: warning: device ep-1: low-entropy bootstrap key \(repeated-pattern\): .*; stored all the same/);
     assert.equal((await store.getDevice('ep-1'))?.bootstrapCredentials?.identity, 'ep-1-bs', 'the device is in the deployed table');
 
     const [got, listed, redacted, shown] = await Promise.all([
@@ -298,6 +296,47 @@ describe('the operator commands with --endpoint (admin API, SigV4)', () => {
     assert.equal(await store.getDevice('ep-2'), undefined, 'a dry run writes nothing');
     assert.deepEqual(await remote(importCommand, [goodFile]), { code: 0, stdout: `imported 2 devices from ${goodFile}\n` + lowEntropy, stderr: '' });
     assert.equal((await store.getDevice('ep-3'))?.profile, 'fleet');
+  });
+
+  it('warns on device put and refuses an import with --refuse-low-entropy for a key another stored device holds, as locally', async () => {
+    const sharedKey = randomBytes(16).toString('hex');
+    const holder = (endpoint: string) => ({
+      endpoint,
+      profile: 'fleet',
+      bootstrapCredentials: { securityMode: 'psk', identity: `${endpoint}-bs`, secretKey: sharedKey },
+      serverCredentials: { '101': { identity: endpoint, secretKey: DM_KEY } },
+    });
+    // The same devices on both sides, so both count the same holders.
+    const holderFile = file('holder.json', JSON.stringify(holder('holder-1')));
+    const first = await remote(deviceCommand, ['put', holderFile]);
+    assert.deepEqual(first, await expectLocal(deviceCommand, ['put', holderFile]));
+    assert.deepEqual(first, { code: 0, stdout: 'device holder-1 stored (profile fleet)\n', stderr: '' }, 'a random key alone is no warning');
+
+    const secondFile = file('holder-2.json', JSON.stringify(holder('holder-2')));
+    const second = await remote(deviceCommand, ['put', secondFile, '--json']);
+    assert.deepEqual(second, await expectLocal(deviceCommand, ['put', secondFile, '--json']));
+    assert.equal(
+      second.stderr,
+      'lwm2m-bs: warning: device holder-2: low-entropy bootstrap key (shared-key): the same key is on 2 devices; stored all the same, its Bootstrap-Server account is replaced at its next bootstrap\n',
+    );
+    assert.deepEqual(JSON.parse(second.stdout), { stored: 'device', endpoint: 'holder-2', profile: 'fleet', lowEntropy: [{ code: 'shared-key', devices: 2, text: 'the same key is on 2 devices' }] });
+
+    // Only the stored devices share the key with ep-9: the file's rows alone are all high entropy.
+    const csv = file('shared.csv', [CSV_HEADER, csvRow('ep-8', 'ep-8-bs', randomBytes(16).toString('hex')), csvRow('ep-9', 'ep-9-bs', sharedKey), ''].join('\n'));
+    const refused = await run(['import', csv, '--refuse-low-entropy']);
+    assert.deepEqual(refused, await expectLocal(importCommand, [csv, '--refuse-low-entropy']));
+    assert.equal(refused.stdout, '1 problems in 1 rows:\n  line 3      ep-9                     bootstrap_key: low-entropy bootstrap key (shared-key): the same key is on 3 devices\n');
+    assert.equal(refused.stderr, 'lwm2m-bs: import refused: 1 of 2 rows rejected; nothing written\n');
+    assert.ok(!`${refused.stdout}${refused.stderr}`.includes(sharedKey));
+    assert.equal(await store.getDevice('ep-8'), undefined, 'nothing written');
+    const report = await remote(importCommand, [csv, '--refuse-low-entropy', '--dry-run', '--json']);
+    assert.deepEqual(report, await expectLocal(importCommand, [csv, '--refuse-low-entropy', '--dry-run', '--json']));
+
+    // Without the flag both import, listing the shared key.
+    const imported = await remote(importCommand, [csv]);
+    assert.deepEqual(imported, await expectLocal(importCommand, [csv]));
+    assert.equal(imported.stdout, `imported 2 devices from ${csv}\n1 device with a low-entropy bootstrap key, to be replaced at their next bootstrap (--refuse-low-entropy refuses them):\n  line 3      ep-9                     shared-key\n`);
+    assert.equal((await store.getDevice('ep-9'))?.profile, 'fleet');
   });
 
   it('shows a recorded bootstrap, and refuses a request signed with the wrong secret on one line', async () => {

@@ -239,6 +239,9 @@ describe('admin-api function', () => {
     assert.equal(adminApiRoutes.length, 12);
     assert.deepEqual(document.components.schemas['DeviceEntryInput']?.required, ['endpoint', 'profile']);
     assert.ok(document.components.schemas['Profile']?.properties?.['servers']);
+    const importParameters = (document.paths['/import']?.['post'] as unknown as { parameters: { name: string }[] }).parameters.map((parameter) => parameter.name);
+    assert.deepEqual(importParameters, ['dryRun', 'refuseLowEntropy']);
+    assert.ok(document.components.schemas['ImportResult']?.required?.includes('lowEntropy'), 'the answer lists low-entropy rows');
     // Every $ref resolves.
     const refs = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((match) => match[1]!);
     assert.ok(refs.length > 10);

@@ -71,4 +71,57 @@ describe('admin-api function: keys shared with stored devices', () => {
     assert.equal((await classifyStoredDeviceKey(store, (await store.getDevice('imp-2'))!))?.entropy, 'high');
     assert.equal((await store.getDevice('imp-1'))?.bootstrapCredentials?.keyFingerprint, (await store.getDevice('api-1'))?.bootstrapCredentials?.keyFingerprint);
   });
+
+  it('refuses, with refuseLowEntropy, a whole POST /import whose one row has a key a stored device holds (422, nothing written)', async () => {
+    const rows = [entry('ref-1', randomKey()), entry('ref-2', SHARED_KEY)];
+    const body = JSON.stringify(rows);
+    for (const query of [{ refuseLowEntropy: 'true' }, { refuseLowEntropy: 'true', dryRun: 'true' }] as Record<string, string>[]) {
+      const refused = await call('POST', '/import', { contentType: 'application/json', body, query });
+      assert.equal(refused.status, 422, JSON.stringify(query));
+      assert.deepEqual(refused.body['error'], {
+        code: 'import-rejected',
+        message: '1 of 2 rows rejected; nothing written',
+        issues: [
+          {
+            field: 'bootstrapCredentials.secretKey',
+            message: 'low-entropy bootstrap key (shared-key): the same key is on 4 devices',
+            row: 2,
+            endpoint: 'ref-2',
+            reasons: [{ code: 'shared-key', devices: 4, text: 'the same key is on 4 devices' }],
+          },
+        ],
+      });
+      for (const endpoint of ['ref-1', 'ref-2']) assert.equal(await store.getDevice(endpoint), undefined, `${endpoint} written`);
+    }
+
+    // A CSV body names the key column and the line; a row refused for another reason is listed with it.
+    const csv = ['endpoint,profile,bootstrap_mode,bootstrap_identity,bootstrap_key', `ref-3,ghost,psk,ref-3-bs,${randomKey()}`, `ref-4,fleet,psk,ref-4-bs,${SHARED_KEY}`, ''].join('\n');
+    const fromCsv = await call('POST', '/import', { contentType: 'text/csv', body: csv, query: { refuseLowEntropy: 'true' } });
+    assert.equal(fromCsv.status, 422);
+    const issues = (fromCsv.body['error'] as { issues: Record<string, unknown>[] }).issues;
+    assert.deepEqual(issues.map(({ field, row, line, endpoint }) => ({ field, row, line, endpoint })), [
+      { field: 'profile', row: 1, line: 2, endpoint: 'ref-3' },
+      { field: 'bootstrap_key', row: 2, line: 3, endpoint: 'ref-4' },
+    ]);
+    assert.equal((fromCsv.body['error'] as { message: string }).message, '2 of 2 rows rejected; nothing written');
+
+    // Without the flag the same rows are written, the shared key listed.
+    const imported = await call('POST', '/import', { contentType: 'application/json', body, query: { refuseLowEntropy: 'false' } });
+    assert.equal(imported.status, 200);
+    assert.deepEqual(imported.body, {
+      format: 'json',
+      dryRun: false,
+      rows: 2,
+      written: 2,
+      lowEntropy: [{ row: 2, endpoint: 'ref-2', reasons: [{ code: 'shared-key', devices: 4, text: 'the same key is on 4 devices' }] }],
+    });
+    assert.equal((await store.getDevice('ref-2'))?.profile, 'fleet');
+
+    // A batch whose keys are all high entropy is not refused.
+    const clean = await call('POST', '/import', { contentType: 'application/json', body: JSON.stringify([entry('ref-5', randomKey())]), query: { refuseLowEntropy: 'true' } });
+    assert.deepEqual([clean.status, clean.body['written'], clean.body['lowEntropy']], [200, 1, []]);
+    const badFlag = await call('POST', '/import', { contentType: 'application/json', body: JSON.stringify([entry('ref-6', randomKey())]), query: { refuseLowEntropy: 'yes' } });
+    assert.equal(badFlag.status, 400);
+    assert.equal(await store.getDevice('ref-6'), undefined);
+  });
 });
