@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
 import { DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS } from '../../shared/bootstrap/account-replacement-step.ts';
-import type { BootstrapEnded, BootstrapRequested, Downlink } from '../../shared/bootstrap/contract.ts';
+import type { BootstrapEnded, BootstrapRequested } from '../../shared/bootstrap/contract.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';
 import type { FreshPsk } from '../../shared/lifecycle/fresh-credentials.ts';
 import type { AccountPurge, PurgeScheduler } from '../../shared/lifecycle/purge.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
 import { MemoryStore } from '../fixtures/memory-store.ts';
+import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
 
 class FakeScheduler implements PurgeScheduler {
   readonly scheduled: AccountPurge[] = [];
@@ -62,38 +63,8 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
     await store.putProfile(nosecProfile('plain', 5685, { bootstrapServer: { uri: 'coap://bs.example:5683', instanceId: 0 }, allowSecretsOverNoSec: true }));
   });
 
-  const requested = (endpoint: string, extra: Partial<BootstrapRequested> = {}): BootstrapRequested => ({
-    v: 1,
-    type: 'bootstrap-requested',
-    requestId: `r-${endpoint}`,
-    gatewayId: 'test',
-    endpoint,
-    peer: { address: '127.0.0.1', port: 40000 },
-    transport: 'dtls',
-    pskIdentity: `${endpoint}-bs`,
-    kind: 'bs',
-    receivedAt: '2026-11-23T12:00:00.000Z',
-    ...extra,
-  });
-
-  const ended = (endpoint: string, sessionId: string, extra: Partial<BootstrapEnded> = {}): BootstrapEnded => ({
-    v: 1,
-    type: 'bootstrap-ended',
-    sessionId,
-    gatewayId: 'test',
-    endpoint,
-    kind: 'bs',
-    outcome: 'success',
-    startedAt: '2026-11-23T12:00:00.000Z',
-    endedAt: '2026-11-23T12:00:02.500Z',
-    ...extra,
-  });
-
-  const planned = (answer: Downlink): { plan: BootstrapPlan; sessionId: string } => {
-    assert.equal(answer.type, 'bootstrap-planned', answer.type === 'bootstrap-rejected' ? answer.detail : '');
-    if (answer.type !== 'bootstrap-planned') throw new Error('unreachable');
-    return { plan: answer.plan, sessionId: answer.sessionId };
-  };
+  const requested = (endpoint: string, extra: Partial<BootstrapRequested> = {}) => bootstrapRequested({ endpoint, pskIdentity: `${endpoint}-bs`, ...extra });
+  const ended = (endpoint: string, sessionId: string, extra: Partial<BootstrapEnded> = {}) => bootstrapEnded({ endpoint, sessionId, endedAt: '2026-11-23T12:00:02.500Z', ...extra });
 
   /** The Security writes that make a Bootstrap-Server account, by path. */
   const bootstrapAccounts = (plan: BootstrapPlan): string[] =>
@@ -103,7 +74,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it('a low key over DTLS: the plan writes a second Bootstrap-Server account with fresh credentials, recorded as pending', async () => {
     await store.putDevice(pskDevice('weak', 'replacing', WEAK_KEY));
-    const { plan, sessionId } = planned(await handleUplink(requested('weak'), deps));
+    const { plan, sessionId } = plannedOf(await handleUplink(requested('weak'), deps));
     assert.deepEqual(bootstrapAccounts(plan).sort(), ['/0/0', '/0/2']);
     const fresh = plan.writes.find((write) => write.path === '/0/2')!;
     assert.equal(fresh.values['/0/2/12'], 0, 'the new account never times out');
@@ -119,7 +90,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it('a high key is served as before: one Bootstrap-Server account, nothing pending', async () => {
     await store.putDevice(pskDevice('strong', 'replacing', STRONG_KEY));
-    const { plan, sessionId } = planned(await handleUplink(requested('strong'), deps));
+    const { plan, sessionId } = plannedOf(await handleUplink(requested('strong'), deps));
     assert.deepEqual(bootstrapAccounts(plan), ['/0/0']);
     assert.equal(store.lifecycles.get('strong')?.pendingAccount, undefined);
     assert.equal(sessionId, 'session-1');
@@ -128,7 +99,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it('a key declared low at import is replaced even when it looks random', async () => {
     await store.putDevice(pskDevice('declared', 'replacing', STRONG_KEY, { bootstrapCredentials: { securityMode: 'psk', identity: 'declared-bs', secretKey: STRONG_KEY, keyOrigin: 'pin' } }));
-    const { plan } = planned(await handleUplink(requested('declared'), deps));
+    const { plan } = plannedOf(await handleUplink(requested('declared'), deps));
     assert.equal(bootstrapAccounts(plan).length, 2);
   });
 
@@ -138,7 +109,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
     assert.equal(refused.type, 'bootstrap-rejected');
     assert.equal(refused.type === 'bootstrap-rejected' && refused.reason, 'insecure-transport');
     await store.putDevice({ ...device('open', 'plain') });
-    const { plan } = planned(await handleUplink(requested('open', { transport: 'udp', pskIdentity: undefined }), deps));
+    const { plan } = plannedOf(await handleUplink(requested('open', { transport: 'udp', pskIdentity: undefined }), deps));
     assert.deepEqual(bootstrapAccounts(plan), ['/0/0']);
     assert.equal(minted, 0);
     assert.equal(store.lifecycles.get('weak')?.pendingAccount, undefined);
@@ -155,7 +126,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
     assert.match((await store.getDevice('stuck'))?.status?.detail ?? '', /^invalid-configuration: the Bootstrap-Server account key is low entropy/);
 
     await store.putDevice(pskDevice('kept', 'no-bs-allowed', WEAK_KEY));
-    const { plan, sessionId } = planned(await handleUplink(requested('kept'), deps));
+    const { plan, sessionId } = plannedOf(await handleUplink(requested('kept'), deps));
     assert.equal(plan.bootstrapServerWrite, undefined);
     assert.equal(minted, 0);
     await handleUplink(ended('kept', sessionId), deps);
@@ -173,7 +144,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it('a failed session keeps the pending account, and the next attempt writes the same fresh credentials', async () => {
     await store.putDevice(pskDevice('weak', 'replacing', WEAK_KEY));
-    const first = planned(await handleUplink(requested('weak'), deps));
+    const first = plannedOf(await handleUplink(requested('weak'), deps));
     const pending = store.lifecycles.get('weak')?.pendingAccount;
     await handleUplink(ended('weak', first.sessionId, { outcome: 'timeout' }), deps);
     assert.deepEqual(store.lifecycles.get('weak')?.pendingAccount, pending);
@@ -181,7 +152,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
     assert.deepEqual(purges.scheduled, []);
 
     const writes = store.lifecycleWrites;
-    const second = planned(await handleUplink(requested('weak', { requestId: 'r-2' }), deps));
+    const second = plannedOf(await handleUplink(requested('weak', { requestId: 'r-2' }), deps));
     assert.deepEqual(second.plan.writes.find((write) => write.path === '/0/2'), first.plan.writes.find((write) => write.path === '/0/2'));
     assert.equal(minted, 1, 'no second key minted');
     assert.equal(store.lifecycleWrites, writes, 'the same pending record is not written again');
@@ -190,7 +161,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it('success promotes the fresh account, retires the original, and schedules its purge at finish + account timeout', async () => {
     await store.putDevice(pskDevice('weak', 'replacing', WEAK_KEY));
-    const { sessionId } = planned(await handleUplink(requested('weak'), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested('weak'), deps));
     const pending = store.lifecycles.get('weak')!.pendingAccount!;
     await handleUplink(ended('weak', sessionId), deps);
 
@@ -224,7 +195,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it('without an account timeout the original keeps authenticating for a day', async () => {
     await store.putDevice(pskDevice('weak', 'forever', WEAK_KEY));
-    const { sessionId } = planned(await handleUplink(requested('weak'), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested('weak'), deps));
     await handleUplink(ended('weak', sessionId), deps);
     assert.equal(purges.scheduled[0]?.reason, 'replaced');
     assert.equal(Date.parse(purges.scheduled[0]!.dueAt) - Date.parse('2026-11-23T12:00:02.500Z'), DEFAULT_REPLACED_ACCOUNT_GRACE_SECONDS * 1000);
@@ -232,7 +203,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it('a success of a session planned without the replacement (before it, or elsewhere) promotes nothing', async () => {
     await store.putDevice(pskDevice('weak', 'replacing', WEAK_KEY));
-    planned(await handleUplink(requested('weak'), deps));
+    plannedOf(await handleUplink(requested('weak'), deps));
     await handleUplink(ended('weak', 'server-initiated-1'), deps);
     assert.equal((await store.getDevice('weak'))?.bootstrapCredentials?.identity, 'weak-bs');
     assert.ok(store.lifecycles.get('weak')?.pendingAccount);
@@ -241,7 +212,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   it("the new account's first session deletes the original instance and rewrites the new account without a timeout; its success clears the record", async () => {
     await store.putDevice(pskDevice('weak', 'replacing', WEAK_KEY));
-    const first = planned(await handleUplink(requested('weak'), deps));
+    const first = plannedOf(await handleUplink(requested('weak'), deps));
     await handleUplink(ended('weak', first.sessionId), deps);
     const pending = store.lifecycles.get('weak')!.pendingAccount!;
 
@@ -250,7 +221,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
     assert.equal(old.type === 'bootstrap-rejected' && old.reason, 'identity-mismatch');
     assert.match(old.type === 'bootstrap-rejected' ? old.detail : '', /retiring/);
 
-    const second = planned(await handleUplink(requested('weak', { requestId: 'r-new', pskIdentity: pending.identity, receivedAt: '2026-11-23T12:10:00.000Z' }), deps));
+    const second = plannedOf(await handleUplink(requested('weak', { requestId: 'r-new', pskIdentity: pending.identity, receivedAt: '2026-11-23T12:10:00.000Z' }), deps));
     assert.deepEqual(second.plan.deletes, ['/0', '/1', '/0/0']);
     assert.equal(second.plan.bootstrapServerWrite?.path, '/0/2');
     assert.equal(second.plan.bootstrapServerWrite?.values['/0/2/12'], 0);
@@ -266,7 +237,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
     assert.deepEqual(purges.cancelled, [{ endpoint: 'weak', securityInstanceId: 2 }]);
 
     // From now on the device is an ordinary one with a high-entropy key.
-    const third = planned(await handleUplink(requested('weak', { requestId: 'r-3', pskIdentity: pending.identity, receivedAt: '2026-11-23T12:20:00.000Z' }), deps));
+    const third = plannedOf(await handleUplink(requested('weak', { requestId: 'r-3', pskIdentity: pending.identity, receivedAt: '2026-11-23T12:20:00.000Z' }), deps));
     assert.deepEqual(third.plan.deletes, ['/0', '/1']);
     assert.equal(minted, 1);
   });

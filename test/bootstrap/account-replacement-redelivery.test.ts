@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { accountReplacementStep } from '../../shared/bootstrap/account-replacement-step.ts';
 import { ContractError, handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
 import { compileBootstrapPlan } from '../../shared/bootstrap/config.ts';
-import type { BootstrapEnded, BootstrapRequested, Downlink, SecurityInstances } from '../../shared/bootstrap/contract.ts';
-import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';
+import type { BootstrapEnded, SecurityInstances } from '../../shared/bootstrap/contract.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import type { FreshPsk } from '../../shared/lifecycle/fresh-credentials.ts';
 import type { AccountPurge, PurgeScheduler } from '../../shared/lifecycle/purge.ts';
-import { localDynamoDbClient, startDynalite, type RunningDynalite } from '../../server/store/dynalite.ts';
-import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
-import { ensureTable } from '../../server/store/table.ts';
+import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { startDynaliteStore } from '../fixtures/dynalite-store.ts';
+import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
 
 /** Keeps the schedules by name, as both real adapters do; a call told to fail fails once. */
 class FlakyScheduler implements PurgeScheduler {
@@ -50,8 +48,7 @@ const TABLE = 'replacement-redelivery';
 // (Bootstrap-Discover) and when its `bootstrap-ended` arrives more than once, over the DynamoDB
 // store on dynalite.
 describe('account replacement: the ids the session wrote, and redelivered outcomes', () => {
-  let dynalite: RunningDynalite;
-  let client: DynamoDBClient;
+  let close: () => Promise<void>;
   let store: DynamoDbBootstrapStore;
   let purges: FlakyScheduler;
   let deps: BootstrapBackendDeps;
@@ -61,16 +58,10 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
   let failPutDevice = false;
 
   before(async () => {
-    dynalite = await startDynalite({});
-    client = localDynamoDbClient(dynalite.endpoint);
-    await ensureTable(client, TABLE);
-    store = new DynamoDbBootstrapStore({ client, tableName: TABLE });
+    ({ store, close } = await startDynaliteStore(TABLE));
     await store.putProfile(nosecProfile('replacing', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0, accountTimeout: 3600 } }));
   });
-  after(async () => {
-    client.destroy();
-    await dynalite.close();
-  });
+  after(() => close());
 
   beforeEach(async () => {
     endpoints += 1;
@@ -100,43 +91,16 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
     });
   });
 
-  const requested = (pskIdentity: string, receivedAt: string): BootstrapRequested => ({
-    v: 1,
-    type: 'bootstrap-requested',
-    requestId: `r-${receivedAt}`,
-    gatewayId: 'gw',
-    endpoint,
-    peer: { address: '127.0.0.1', port: 40000 },
-    transport: 'dtls',
-    pskIdentity,
-    kind: 'bs',
-    receivedAt,
-  });
-
-  const ended = (sessionId: string, startedAt: string, extra: Partial<BootstrapEnded> = {}): BootstrapEnded => ({
-    v: 1,
-    type: 'bootstrap-ended',
-    sessionId,
-    gatewayId: 'gw',
-    endpoint,
-    kind: 'bs',
-    outcome: 'success',
-    startedAt,
-    endedAt: new Date(Date.parse(startedAt) + 2_500).toISOString(),
-    ...extra,
-  });
-
-  const planned = (answer: Downlink): { plan: BootstrapPlan; sessionId: string } => {
-    if (answer.type !== 'bootstrap-planned') assert.fail(`planned expected, got ${answer.type === 'bootstrap-rejected' ? answer.detail : answer.type}`);
-    return { plan: answer.plan, sessionId: answer.sessionId };
-  };
+  const requested = (pskIdentity: string, receivedAt: string) => bootstrapRequested({ endpoint, requestId: `r-${receivedAt}`, pskIdentity, receivedAt });
+  const ended = (sessionId: string, startedAt: string, extra: Partial<BootstrapEnded> = {}) =>
+    bootstrapEnded({ endpoint, sessionId, startedAt, endedAt: new Date(Date.parse(startedAt) + 2_500).toISOString(), ...extra });
 
   const T1 = '2026-11-23T12:00:00.000Z';
   const T2 = '2026-11-23T12:10:00.000Z';
 
   /** The replacement session: planned, then its success as the backend will take it once backend.ts passes `ended.securityInstances` on. */
   async function replacementSucceeded(written: SecurityInstances | undefined): Promise<string> {
-    const { plan, sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const { plan, sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
     assert.deepEqual(plan.writes.filter((write) => write.path.startsWith('/0/')).map((write) => write.path), ['/0/1', '/0/2']);
     assert.equal(plan.bootstrapServerWrite?.path, '/0/0');
     const end = ended(sessionId, T1, written === undefined ? {} : { securityInstances: written });
@@ -156,7 +120,7 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
     assert.equal((await store.getDevice(endpoint))?.bootstrapCredentials?.identity, `${endpoint}#fresh`);
     assert.deepEqual(purges.calls, [`schedule 2 replaced ${endpoint}-bs`], 'the purge names the instance the original really is');
 
-    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    const first = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
     assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/2']);
     assert.equal(first.plan.bootstrapServerWrite?.path, '/0/0', 'the new account is rewritten where it is');
     assert.equal(first.plan.bootstrapServerWrite?.values['/0/0/12'], 0);
@@ -164,24 +128,24 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
 
   it('Discover found the original elsewhere: the new account stays where planned, the original is deleted where it is', async () => {
     await replacementSucceeded({ writes: { 1: 1, 2: 2 }, bootstrapServer: 5 });
-    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    const first = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
     assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/5']);
     assert.equal(first.plan.bootstrapServerWrite?.path, '/0/2');
   });
 
   it('an older gateway (no securityInstances) gets the planned ids, as before', async () => {
-    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
     await handleUplink(ended(sessionId, T1), deps);
     const pending = (await store.getLifecycle(endpoint))?.pendingAccount;
     assert.deepEqual({ instanceId: pending?.instanceId, originalInstanceId: pending?.originalInstanceId, promotedBy: pending?.promotedBy }, { instanceId: 2, originalInstanceId: 0, promotedBy: sessionId });
     assert.deepEqual(purges.calls, [`schedule 0 replaced ${endpoint}-bs`]);
-    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    const first = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
     assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/0']);
     assert.equal(first.plan.bootstrapServerWrite?.path, '/0/2');
   });
 
   it('the contract takes securityInstances and refuses a malformed one', async () => {
-    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
     const answer = await handleUplink(ended(sessionId, T1, { securityInstances: { writes: { 1: 1, 2: 2 }, bootstrapServer: 0 } }), deps);
     assert.equal(answer.type === 'bootstrap-recorded' && answer.stored, true);
     await assert.rejects(handleUplink({ ...ended(sessionId, T1), securityInstances: { writes: { x: 1 } } }, deps), ContractError);
@@ -191,15 +155,15 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
   it(
     'end to end through handleUplink: a remapped replacement session settles the record',
     async () => {
-      const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+      const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
       await handleUplink(ended(sessionId, T1, { securityInstances: { writes: { 1: 1, 2: 0 }, bootstrapServer: 2 } }), deps);
-      const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+      const first = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
       assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/2']);
     },
   );
 
   it('a success redelivered after its purge failed to schedule: one promotion, the purge scheduled, the record kept', async () => {
-    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
     purges.failNext = 'schedule';
     await assert.rejects(handleUplink(ended(sessionId, T1), deps), /ThrottlingException/);
     // The outcome is stored and the device promoted; what failed is the purge of the original.
@@ -222,7 +186,7 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
     assert.equal(pending?.promotedBy, sessionId);
 
     // That first session still deletes the original and clears the record.
-    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    const first = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
     assert.deepEqual(first.plan.deletes, ['/0', '/1', '/0/0']);
     await handleUplink(ended(first.sessionId, T2), deps);
     assert.equal((await store.getLifecycle(endpoint))?.pendingAccount, undefined);
@@ -230,13 +194,13 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
   });
 
   it("every delivery of the promotion failed to schedule the original's purge: the new account's first session schedules it", async () => {
-    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
     purges.down = true;
     for (let delivery = 0; delivery < 3; delivery += 1) await assert.rejects(handleUplink(ended(sessionId, T1), deps), /ServiceUnavailable/);
     purges.down = false;
     assert.equal(purges.schedules.size, 0);
 
-    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    const first = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
     await handleUplink(ended(first.sessionId, T2), deps);
     const purge = purges.schedules.get(0);
     assert.deepEqual({ reason: purge?.reason, pskIdentity: purge?.pskIdentity, bootstrapSessionId: purge?.bootstrapSessionId, dueAt: purge?.dueAt }, {
@@ -249,7 +213,7 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
   });
 
   it('a success redelivered after the promotion itself failed completes it', async () => {
-    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
     failPutDevice = true;
     await assert.rejects(handleUplink(ended(sessionId, T1), deps), /ProvisionedThroughputExceeded/);
     assert.equal((await store.getDevice(endpoint))?.bootstrapCredentials?.identity, `${endpoint}-bs`, 'not promoted yet');
@@ -263,9 +227,9 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
   });
 
   it("the new account's first session redelivered, before or after the record was cleared, leaves the original's purge alone", async () => {
-    const { sessionId } = planned(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
     await handleUplink(ended(sessionId, T1), deps);
-    const first = planned(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    const first = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
 
     purges.failNext = 'cancel';
     await assert.rejects(handleUplink(ended(first.sessionId, T2), deps), /ThrottlingException/);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
-import type { BootstrapEnded, BootstrapRequested } from '../../shared/bootstrap/contract.ts';
+import type { BootstrapEnded } from '../../shared/bootstrap/contract.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { AccountPurge, PurgeScheduler } from '../../shared/lifecycle/purge.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
 import { MemoryStore } from '../fixtures/memory-store.ts';
+import { bootstrapEnded, bootstrapRequested } from '../fixtures/uplinks.ts';
 
 /** Records what the backend asked for; the real schedulers have their own tests. */
 class FakeScheduler implements PurgeScheduler {
@@ -53,18 +54,7 @@ describe('bootstrap backend: lifecycle and account-timeout purges on success', (
     await store.putDevice(device('d-nosec', 'timed-plain'));
   });
 
-  const ended = (endpoint: string, extra: Partial<BootstrapEnded> = {}): BootstrapEnded => ({
-    v: 1,
-    type: 'bootstrap-ended',
-    sessionId: `s-${endpoint}`,
-    gatewayId: 'test',
-    endpoint,
-    kind: 'bs',
-    outcome: 'success',
-    startedAt: '2026-11-23T12:00:00.000Z',
-    endedAt: '2026-11-23T12:00:02.500Z',
-    ...extra,
-  });
+  const ended = (endpoint: string, extra: Partial<BootstrapEnded> = {}) => bootstrapEnded({ endpoint, sessionId: `s-${endpoint}`, endedAt: '2026-11-23T12:00:02.500Z', ...extra });
 
   const mark = async (endpoint: string): Promise<void> => {
     store.lifecycles.set(endpoint, { recentEventIds: [], simChanges: [], bootstrapNeeded: { reason: 'operator', since: '2026-11-23T11:00:00.000Z' } });
@@ -116,18 +106,7 @@ describe('bootstrap backend: lifecycle and account-timeout purges on success', (
 
   it('without allowNoBootstrapAccount the only account is written with timeout 0, and no purge is scheduled', async () => {
     await store.putDevice(device('d-guarded', 'guarded'));
-    const request: BootstrapRequested = {
-      v: 1,
-      type: 'bootstrap-requested',
-      requestId: 'r-guarded',
-      gatewayId: 'test',
-      endpoint: 'd-guarded',
-      peer: { address: '127.0.0.1', port: 40000 },
-      transport: 'udp',
-      kind: 'bs',
-      receivedAt: '2026-11-23T12:00:00.000Z',
-    };
-    const answer = await handleUplink(request, deps);
+    const answer = await handleUplink(bootstrapRequested({ endpoint: 'd-guarded', transport: 'udp' }), deps);
     assert.ok(answer.type === 'bootstrap-planned');
     assert.equal(answer.plan.bootstrapServerWrite?.values['/0/2/12'], 0, 'the client keeps its account');
     await handleUplink(ended('d-guarded', { sessionId: answer.sessionId }), deps);
@@ -160,18 +139,7 @@ describe('bootstrap backend: lifecycle and account-timeout purges on success', (
 
   it('a Bootstrap-Pack served is a success too: it schedules the purge when the outcome is recorded', async () => {
     await store.putDevice(device('d-pack', 'timed-plain'));
-    const request: BootstrapRequested = {
-      v: 1,
-      type: 'bootstrap-requested',
-      requestId: 'r-pack',
-      gatewayId: 'test',
-      endpoint: 'd-pack',
-      peer: { address: '127.0.0.1', port: 40000 },
-      transport: 'udp',
-      kind: 'bspack',
-      receivedAt: '2026-11-23T12:00:00.000Z',
-    };
-    const answer = await handleUplink(request, deps);
+    const answer = await handleUplink(bootstrapRequested({ endpoint: 'd-pack', transport: 'udp', kind: 'bspack' }), deps);
     assert.equal(answer.type, 'bootstrap-planned');
     assert.equal(purges.scheduled[0]?.dueAt, '2026-11-23T13:00:05.000Z');
     assert.equal(purges.scheduled[0]?.bootstrapSessionId, answer.type === 'bootstrap-planned' ? answer.sessionId : '');

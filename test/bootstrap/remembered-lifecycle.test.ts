@@ -5,10 +5,10 @@ import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { rememberingLifecycle } from '../../shared/bootstrap/remembered-lifecycle.ts';
 import { emptyLifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
-import { localDynamoDbClient, startDynalite } from '../../server/store/dynalite.ts';
-import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
-import { ensureTable } from '../../server/store/table.ts';
+import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { startDynaliteStore } from '../fixtures/dynalite-store.ts';
+import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
 
 /** The store, counting the calls made to it by name. */
 function counted(store: BootstrapStore, calls: Map<string, number>): BootstrapStore {
@@ -32,16 +32,9 @@ describe('the lifecycle record the device read brought along', () => {
   let sessions = 0;
 
   before(async () => {
-    const dynalite = await startDynalite({});
-    const client = localDynamoDbClient(dynalite.endpoint);
-    await ensureTable(client, 'remembered');
-    table = new DynamoDbBootstrapStore({ client, tableName: 'remembered' });
+    ({ store: table, close } = await startDynaliteStore('remembered'));
     await table.putProfile(nosecProfile('plain', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0 } }));
     await table.putDevice({ ...device('dev', 'plain'), bootstrapCredentials: { securityMode: 'psk', identity: 'dev-bs', secretKey: randomBytes(16).toString('hex') } });
-    close = async () => {
-      client.destroy();
-      await dynalite.close();
-    };
   });
   after(() => close());
 
@@ -56,11 +49,8 @@ describe('the lifecycle record the device read brought along', () => {
       const calls = new Map<string, number>();
       const deps: BootstrapBackendDeps = { store: counted(table, calls), newSessionId: () => `00000000-0000-4000-8000-${String(++sessions).padStart(12, '0')}`, now: () => new Date('2026-11-23T12:00:05.000Z') };
       const receivedAt = `2026-11-23T12:0${round}:00.000Z`;
-      const planned = await handleUplink({ v: 1, type: 'bootstrap-requested', requestId: `r${round}`, gatewayId: 'gw', endpoint: 'dev', peer: { address: '127.0.0.1', port: 1 }, transport: 'dtls', pskIdentity: 'dev-bs', kind: 'bs', receivedAt }, deps);
-      assert.equal(planned.type, 'bootstrap-planned');
-      if (planned.type !== 'bootstrap-planned') return;
-      const endedAt = `2026-11-23T12:0${round}:02.000Z`;
-      await handleUplink({ v: 1, type: 'bootstrap-ended', sessionId: planned.sessionId, gatewayId: 'gw', endpoint: 'dev', kind: 'bs', outcome: 'success', startedAt: receivedAt, endedAt }, deps);
+      const { sessionId } = plannedOf(await handleUplink(bootstrapRequested({ endpoint: 'dev', requestId: `r${round}`, pskIdentity: 'dev-bs', receivedAt }), deps));
+      await handleUplink(bootstrapEnded({ endpoint: 'dev', sessionId, startedAt: receivedAt }), deps);
       assert.equal(calls.get('getLifecycle') ?? 0, 0, 'no GetItem of the lifecycle item');
       assert.equal(calls.get('putLifecycle') ?? 0, round === 0 ? 1 : 0, 'the first success records the fingerprint; the same again writes nothing');
     }

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
-import type { BootstrapEnded, BootstrapRequested, Downlink } from '../../shared/bootstrap/contract.ts';
 import type { FreshPsk } from '../../shared/lifecycle/fresh-credentials.ts';
 import { purgeScheduleName, type AccountPurge } from '../../shared/lifecycle/purge.ts';
 import { LocalPurgeScheduler } from '../../server/scheduler/local-purge-scheduler.ts';
 import { DynamoDbScheduleStore } from '../../server/scheduler/schedule-store.ts';
-import { localDynamoDbClient, startDynalite } from '../../server/store/dynalite.ts';
-import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
-import { ensureTable } from '../../server/store/table.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { startDynaliteStore } from '../fixtures/dynalite-store.ts';
+import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
 
 const IMEI = '356938035643809';
 const WEAK_KEY = Buffer.from(`${IMEI}0`).toString('hex');
@@ -27,10 +25,8 @@ describe('the purge of a replaced account', () => {
   let sessions = 0;
 
   before(async () => {
-    const dynalite = await startDynalite({});
-    const client = localDynamoDbClient(dynalite.endpoint);
-    await ensureTable(client, TABLE);
-    const store = new DynamoDbBootstrapStore({ client, tableName: TABLE });
+    const table = await startDynaliteStore(TABLE);
+    const { store, client } = table;
     // Account Timeout 0: every later session cancels the account-timeout purge at /0/0.
     await store.putProfile(nosecProfile('replacing', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0, accountTimeout: 0 } }));
     await store.putDevice({ ...device('weak', 'replacing'), identities: { imei: IMEI }, bootstrapCredentials: { securityMode: 'psk', identity: 'weak-bs', secretKey: WEAK_KEY } });
@@ -39,51 +35,25 @@ describe('the purge of a replaced account', () => {
     deps = { store, newSessionId: () => `00000000-0000-4000-8000-${String(++sessions).padStart(12, '0')}`, now: () => new Date('2026-11-23T12:00:05.000Z'), purges: scheduler, freshPsk };
     close = async () => {
       scheduler.close();
-      client.destroy();
-      await dynalite.close();
+      await table.close();
     };
   });
   after(() => close());
 
-  const requested = (pskIdentity: string, receivedAt: string): BootstrapRequested => ({
-    v: 1,
-    type: 'bootstrap-requested',
-    requestId: `r-${receivedAt}`,
-    gatewayId: 'gw',
-    endpoint: 'weak',
-    peer: { address: '127.0.0.1', port: 40000 },
-    transport: 'dtls',
-    pskIdentity,
-    kind: 'bs',
-    receivedAt,
-  });
-  const ended = (sessionId: string, startedAt: string): BootstrapEnded => ({
-    v: 1,
-    type: 'bootstrap-ended',
-    sessionId,
-    gatewayId: 'gw',
-    endpoint: 'weak',
-    kind: 'bs',
-    outcome: 'success',
-    startedAt,
-    endedAt: new Date(Date.parse(startedAt) + 2_000).toISOString(),
-  });
-  const sessionOf = (answer: Downlink): string => {
-    if (answer.type !== 'bootstrap-planned') assert.fail(`planned expected, got ${answer.type}`);
-    return answer.sessionId;
-  };
+  const requested = (pskIdentity: string, receivedAt: string) => bootstrapRequested({ endpoint: 'weak', requestId: `r-${receivedAt}`, pskIdentity, receivedAt });
+  const ended = (sessionId: string, startedAt: string) => bootstrapEnded({ endpoint: 'weak', sessionId, startedAt });
   const summary = (purges: AccountPurge[]) => purges.map(({ securityInstanceId, reason, pskIdentity }) => ({ securityInstanceId, reason, pskIdentity }));
 
   it('outlives the sessions after the replacement, which schedule and cancel at the same instance', async () => {
     const times = ['2026-11-23T12:00:00.000Z', '2026-11-23T12:10:00.000Z', '2026-11-23T12:20:00.000Z'];
-    const replacing = sessionOf(await handleUplink(requested('weak-bs', times[0]!), deps));
+    const { sessionId: replacing } = plannedOf(await handleUplink(requested('weak-bs', times[0]!), deps));
     await handleUplink(ended(replacing, times[0]!), deps);
     assert.deepEqual(summary(scheduler.pending()), [{ securityInstanceId: 0, reason: 'replaced', pskIdentity: 'weak-bs' }]);
 
     // The new account's first session, then an ordinary one: both write /0/0-or-the-new-instance
     // with Account Timeout 0, which cancels the account-timeout purge there.
     for (const at of times.slice(1)) {
-      const session = sessionOf(await handleUplink(requested('weak#fresh', at), deps));
+      const { sessionId: session } = plannedOf(await handleUplink(requested('weak#fresh', at), deps));
       await handleUplink(ended(session, at), deps);
     }
     assert.deepEqual(summary(scheduler.pending()), [{ securityInstanceId: 0, reason: 'replaced', pskIdentity: 'weak-bs' }], 'the original key is still revoked at its time');

@@ -2,17 +2,16 @@ import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
-import type { BootstrapEnded, BootstrapRequested, Downlink } from '../../shared/bootstrap/contract.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';
 import { planServerInitiated } from '../../shared/bootstrap/server-initiated.ts';
 import type { LifecycleEvent, LifecycleEventSink } from '../../shared/lifecycle/lifecycle-events.ts';
 import { profileFingerprint } from '../../shared/lifecycle/profile-fingerprint.ts';
 import type { KeySealer } from '../../shared/lifecycle/server-credentials.ts';
-import { localDynamoDbClient, startDynalite } from '../../server/store/dynalite.ts';
-import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
-import { ensureTable } from '../../server/store/table.ts';
+import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { startDynaliteStore } from '../fixtures/dynalite-store.ts';
+import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
 
 // Profiles with mintServerCredentials through the backend, against the real store adapter over
 // dynalite. The sealer is a local AES-GCM one: KMS cannot run here, and what is under test is
@@ -57,35 +56,8 @@ describe('minting LwM2M Server credentials at every bootstrap', () => {
     bootstrapCredentials: { securityMode: 'psk', identity: `${endpoint}-bs`, secretKey: bootstrapKey },
   });
 
-  const requested = (endpoint: string, kind: 'bs' | 'bspack' = 'bs'): BootstrapRequested => ({
-    v: 1,
-    type: 'bootstrap-requested',
-    requestId: `r-${++requests}`,
-    gatewayId: 'test',
-    endpoint,
-    kind,
-    transport: 'dtls',
-    pskIdentity: `${endpoint}-bs`,
-    peer: { address: '127.0.0.1', port: 5000 },
-    receivedAt: '2026-11-23T12:00:00.000Z',
-  });
-  const ended = (endpoint: string, sessionId: string, endedAt = '2026-11-23T12:00:02.000Z'): BootstrapEnded => ({
-    v: 1,
-    type: 'bootstrap-ended',
-    sessionId,
-    gatewayId: 'test',
-    endpoint,
-    outcome: 'success',
-    kind: 'bs',
-    startedAt: '2026-11-23T12:00:00.000Z',
-    endedAt,
-    clientVersion: '1.1',
-  });
-  const planned = (downlink: Downlink): { sessionId: string; plan: BootstrapPlan } => {
-    assert.equal(downlink.type, 'bootstrap-planned', JSON.stringify(downlink));
-    if (downlink.type !== 'bootstrap-planned') throw new Error('unreachable');
-    return downlink;
-  };
+  const requested = (endpoint: string, kind: 'bs' | 'bspack' = 'bs') => bootstrapRequested({ endpoint, kind, requestId: `r-${++requests}`, pskIdentity: `${endpoint}-bs` });
+  const ended = (endpoint: string, sessionId: string, endedAt?: string) => bootstrapEnded({ endpoint, sessionId, clientVersion: '1.1', endedAt });
   const writtenIdentity = (plan: BootstrapPlan, shortServerId: number): string | undefined => {
     const write = plan.writes.find((candidate) => Object.entries(candidate.values).some(([path, value]) => path.endsWith('/10') && value === shortServerId));
     const hex = write?.values[`${write.path}/3`];
@@ -93,22 +65,15 @@ describe('minting LwM2M Server credentials at every bootstrap', () => {
   };
 
   before(async () => {
-    const dynalite = await startDynalite({});
-    const client = localDynamoDbClient(dynalite.endpoint);
-    await ensureTable(client, 'mint-test');
-    store = new DynamoDbBootstrapStore({ client, tableName: 'mint-test' });
+    ({ store, close } = await startDynaliteStore('mint-test'));
     await store.putProfile(nosecProfile('minting', 5685, { servers: pskServers, mintServerCredentials: true }));
     for (const endpoint of ['dev-a', 'dev-b', 'dev-c', 'dev-d', 'dev-e']) await store.putDevice(keyed(endpoint));
     deps = { store, newSessionId: () => `00000000-0000-4000-8000-${String(++sessions).padStart(12, '0')}`, now: () => new Date('2026-11-23T12:00:01.000Z'), events, keySealer: sealer };
-    close = async () => {
-      client.destroy();
-      await dynalite.close();
-    };
   });
   after(() => close());
 
   it('plans with fresh credentials kept pending, the same on every attempt, and promotes them only on a success that carried them', async () => {
-    const first = planned(await handleUplink(requested('dev-a'), deps));
+    const first = plannedOf(await handleUplink(requested('dev-a'), deps));
     const fresh = writtenIdentity(first.plan, 7);
     assert.ok(fresh !== undefined && fresh !== 'dev-a-old' && fresh.startsWith('dev-a#s7-'), `new identity for /0 of server 7: ${String(fresh)}`);
     assert.equal(writtenIdentity(first.plan, 8), 'fleet', "the profile's fleet-wide credentials are not the device's to replace");
@@ -118,7 +83,7 @@ describe('minting LwM2M Server credentials at every bootstrap', () => {
     assert.equal(Buffer.from(pending?.credentials['7']?.secretKey ?? '', 'hex').length, 16);
     assert.equal((await store.getDevice('dev-a'))?.serverCredentials['7']?.identity, 'dev-a-old', 'the LwM2M server keeps taking the old key until a success');
 
-    const second = planned(await handleUplink(requested('dev-a'), deps));
+    const second = plannedOf(await handleUplink(requested('dev-a'), deps));
     assert.equal(writtenIdentity(second.plan, 7), fresh, 'a retry writes the same credentials');
 
     // A session planned before the mint (no tag) delivered the old key: nothing moves.
@@ -150,13 +115,13 @@ describe('minting LwM2M Server credentials at every bootstrap', () => {
     assert.equal(emitted.length, 1);
 
     // The next bootstrap mints anew.
-    const next = planned(await handleUplink(requested('dev-a'), deps));
+    const next = plannedOf(await handleUplink(requested('dev-a'), deps));
     assert.notEqual(writtenIdentity(next.plan, 7), fresh);
   });
 
   it('a success whose event failed is finished by its redelivery', async () => {
     emitted.length = 0;
-    const first = planned(await handleUplink(requested('dev-b'), deps));
+    const first = plannedOf(await handleUplink(requested('dev-b'), deps));
     failNextEmit = true;
     await assert.rejects(handleUplink(ended('dev-b', first.sessionId), deps), /event bus unavailable/);
     assert.equal((await store.getDevice('dev-b'))?.serverCredentials['7']?.identity, 'dev-b-old', 'not promoted before the LwM2M server side is told');
@@ -167,7 +132,7 @@ describe('minting LwM2M Server credentials at every bootstrap', () => {
 
   it('a Bootstrap-Pack is recorded at once, so its credentials are promoted at once', async () => {
     emitted.length = 0;
-    const pack = planned(await handleUplink(requested('dev-c', 'bspack'), deps));
+    const pack = plannedOf(await handleUplink(requested('dev-c', 'bspack'), deps));
     assert.equal((await store.getDevice('dev-c'))?.serverCredentials['7']?.identity, writtenIdentity(pack.plan, 7));
     assert.equal(emitted.length, 1);
   });
@@ -186,12 +151,12 @@ describe('minting LwM2M Server credentials at every bootstrap', () => {
   it('without a sink the store alone tells the LwM2M server, and without a sealer events carry no key', async () => {
     emitted.length = 0;
     const unsealed = { ...deps, keySealer: undefined };
-    const first = planned(await handleUplink(requested('dev-e'), unsealed));
+    const first = plannedOf(await handleUplink(requested('dev-e'), unsealed));
     await handleUplink(ended('dev-e', first.sessionId), unsealed);
     const [event] = emitted;
     assert.ok(event?.type === 'ServerCredentialsIssued');
     assert.equal(event.secretKeyCiphertext, undefined);
-    const second = planned(await handleUplink(requested('dev-e'), { ...deps, events: undefined }));
+    const second = plannedOf(await handleUplink(requested('dev-e'), { ...deps, events: undefined }));
     await handleUplink(ended('dev-e', second.sessionId, '2026-11-23T12:00:03.000Z'), { ...deps, events: undefined });
     assert.equal((await store.getDevice('dev-e'))?.serverCredentials['7']?.identity, writtenIdentity(second.plan, 7));
     assert.equal(emitted.length, 1);

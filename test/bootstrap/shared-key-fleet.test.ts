@@ -2,16 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
-import type { BootstrapEnded, BootstrapRequested, Downlink } from '../../shared/bootstrap/contract.ts';
 import { classifyStoredDeviceKey, withKeyFingerprint } from '../../shared/bootstrap/device-key-classification.ts';
 import type { BootstrapStore } from '../../shared/bootstrap/store.ts';
 import { generatePepper, PepperKeyFingerprinter } from '../../shared/lifecycle/key-fingerprint.ts';
 import { profileFingerprint } from '../../shared/lifecycle/profile-fingerprint.ts';
-import { localDynamoDbClient, startDynalite } from '../../server/store/dynalite.ts';
-import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { MirroredStore } from '../../server/store/mirrored-store.ts';
-import { ensureTable } from '../../server/store/table.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { startDynaliteStore } from '../fixtures/dynalite-store.ts';
+import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
 
 // A fleet that shares one random-looking Bootstrap-Server key (seed 002's "global secret stored
 // on multiple devices"): nothing but the count of holders makes it low entropy. Each device's
@@ -28,10 +26,7 @@ for (const kind of ['dynamodb', 'mirror'] as const) {
     let sessions = 0;
 
     before(async () => {
-      const dynalite = await startDynalite({});
-      const client = localDynamoDbClient(dynalite.endpoint);
-      await ensureTable(client, `shared-${kind}`);
-      const table = new DynamoDbBootstrapStore({ client, tableName: `shared-${kind}` });
+      const { store: table, close: closeTable } = await startDynaliteStore(`shared-${kind}`);
       const mirror = kind === 'mirror' ? await MirroredStore.open({ store: table, log: () => undefined }) : undefined;
       store = mirror ?? table;
       await store.putProfile(nosecProfile('replacing', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0 } }));
@@ -41,39 +36,10 @@ for (const kind of ['dynamodb', 'mirror'] as const) {
       deps = { store, newSessionId: () => `00000000-0000-4000-8000-${String(++sessions).padStart(12, '0')}`, now: () => new Date('2026-11-23T12:00:05.000Z') };
       close = async () => {
         await mirror?.close();
-        client.destroy();
-        await dynalite.close();
+        await closeTable();
       };
     });
     after(() => close());
-
-    const requested = (endpoint: string): BootstrapRequested => ({
-      v: 1,
-      type: 'bootstrap-requested',
-      requestId: `r-${endpoint}`,
-      gatewayId: 'gw',
-      endpoint,
-      peer: { address: '127.0.0.1', port: 40000 },
-      transport: 'dtls',
-      pskIdentity: `${endpoint}-bs`,
-      kind: 'bs',
-      receivedAt: '2026-11-23T12:00:00.000Z',
-    });
-    const ended = (endpoint: string, sessionId: string): BootstrapEnded => ({
-      v: 1,
-      type: 'bootstrap-ended',
-      sessionId,
-      gatewayId: 'gw',
-      endpoint,
-      kind: 'bs',
-      outcome: 'success',
-      startedAt: '2026-11-23T12:00:00.000Z',
-      endedAt: '2026-11-23T12:00:02.000Z',
-    });
-    const sessionOf = (answer: Downlink): string => {
-      if (answer.type !== 'bootstrap-planned') assert.fail(`planned expected, got ${answer.type === 'bootstrap-rejected' ? answer.detail : answer.type}`);
-      return answer.sessionId;
-    };
 
     it('every device of the fleet, the last one included, gets a fresh account', async () => {
       for (const endpoint of fleet) {
@@ -83,9 +49,9 @@ for (const kind of ['dynamodb', 'mirror'] as const) {
         assert.equal(classification?.entropy, 'low', `${endpoint} holds a key others held`);
         assert.ok(classification?.reasons.some((reason) => /devices/.test(reason.text)), JSON.stringify(classification?.reasons));
 
-        const sessionId = sessionOf(await handleUplink(requested(endpoint), deps));
+        const { sessionId } = plannedOf(await handleUplink(bootstrapRequested({ endpoint, pskIdentity: `${endpoint}-bs` }), deps));
         assert.ok((await store.getLifecycle(endpoint))?.pendingAccount !== undefined, `${endpoint} is given a replacement account`);
-        await handleUplink(ended(endpoint, sessionId), deps);
+        await handleUplink(bootstrapEnded({ endpoint, sessionId }), deps);
         const promoted = await store.getDevice(endpoint);
         assert.equal(promoted?.bootstrapCredentials?.keyOrigin, 'random');
         assert.notEqual(promoted?.bootstrapCredentials?.secretKey, sharedKey);

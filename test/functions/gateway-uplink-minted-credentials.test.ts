@@ -6,7 +6,6 @@ import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-pla
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { BootstrapEnded, BootstrapRequested } from '../../shared/bootstrap/contract.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import { serverCredentialsIssuedEventSchema, type ServerCredentialsIssuedEvent } from '../../shared/lifecycle/lifecycle-events.ts';
 import { kmsEncryptionContext } from '../../server/aws/kms-key-sealer.ts';
@@ -16,6 +15,7 @@ import type { handler as gatewayUplinkHandler } from '../../functions/gateway-up
 import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import type { FakeKms } from '../fixtures/fake-kms.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { bootstrapEnded, bootstrapRequested } from '../fixtures/uplinks.ts';
 import { functionEnvironment, lambdaContext } from './fixtures.ts';
 
 // The gateway-uplink handler as deployed (middy, Powertools at DEBUG, the DynamoDB store on
@@ -104,30 +104,9 @@ describe('gateway-uplink function: minted LwM2M Server credentials sealed with K
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
   });
 
-  const requested = (endpoint: string, requestId: string): BootstrapRequested => ({
-    v: 1,
-    type: 'bootstrap-requested',
-    requestId,
-    gatewayId: 'gw-1',
-    endpoint,
-    peer: { address: '192.0.2.10', port: 40000 },
-    transport: 'dtls',
-    pskIdentity: `${endpoint}-bs`,
-    kind: 'bs',
-    receivedAt: new Date(Date.now() - 3000).toISOString(),
-  });
-  const ended = (endpoint: string, sessionId: string): BootstrapEnded => ({
-    v: 1,
-    type: 'bootstrap-ended',
-    sessionId,
-    gatewayId: 'gw-1',
-    endpoint,
-    kind: 'bs',
-    outcome: 'success',
-    clientVersion: '1.1',
-    startedAt: new Date(Date.now() - 3000).toISOString(),
-    endedAt: new Date(Date.now() - 1000).toISOString(),
-  });
+  const requested = (endpoint: string, requestId: string) =>
+    bootstrapRequested({ endpoint, requestId, gatewayId: 'gw-1', pskIdentity: `${endpoint}-bs`, receivedAt: new Date(Date.now() - 3000).toISOString() });
+  const ended = (endpoint: string, sessionId: string) => bootstrapEnded({ endpoint, sessionId, gatewayId: 'gw-1', clientVersion: '1.1', startedAt: new Date(Date.now() - 3000).toISOString() });
   const published = () => iotData.commandCalls(PublishCommand).map((call) => JSON.parse(new TextDecoder().decode(call.args[0].input.payload as Uint8Array)) as { type: string; sessionId?: string; stored?: boolean });
   const putEntries = (): PutEventsRequestEntry[] => eventBridge.commandCalls(PutEventsCommand).flatMap((call) => call.args[0].input.Entries ?? []);
   const issued = (): { entry: PutEventsRequestEntry; event: ServerCredentialsIssuedEvent }[] =>

@@ -12,6 +12,7 @@ import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.t
 import type { handler as gatewayUplinkHandler } from '../../functions/gateway-uplink.ts';
 import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { bootstrapEnded } from '../fixtures/uplinks.ts';
 import { functionEnvironment, lambdaContext } from './fixtures.ts';
 
 // The real gateway-uplink handler (middy, Powertools, the DynamoDB store on dynalite) with the
@@ -70,20 +71,17 @@ describe('gateway-uplink function: account-timeout purges on EventBridge Schedul
   });
 
   // Times near the real clock: a one-time schedule is never put in the past (atExpression).
-  const ended = (sessionId: string, endedAt: Date, extra: Partial<BootstrapEnded> = {}): BootstrapEnded => ({
-    v: 1,
-    type: 'bootstrap-ended',
-    sessionId,
-    gatewayId: 'gw-1',
-    endpoint: 'timed-1',
-    kind: 'bs',
-    outcome: 'success',
-    clientVersion: '1.1',
-    contentFormat: 112,
-    startedAt: new Date(endedAt.getTime() - 1500).toISOString(),
-    endedAt: endedAt.toISOString(),
-    ...extra,
-  });
+  const ended = (sessionId: string, endedAt: Date, extra: Partial<BootstrapEnded> = {}) =>
+    bootstrapEnded({
+      endpoint: 'timed-1',
+      sessionId,
+      gatewayId: 'gw-1',
+      clientVersion: '1.1',
+      contentFormat: 112,
+      startedAt: new Date(endedAt.getTime() - 1500).toISOString(),
+      endedAt: endedAt.toISOString(),
+      ...extra,
+    });
   const recorded = () => iotData.commandCalls(PublishCommand).map((call) => JSON.parse(new TextDecoder().decode(call.args[0].input.payload as Uint8Array)) as { type: string; stored?: boolean });
 
   it('schedules the purge of a Bootstrap-Server account written with an Account Timeout', async () => {

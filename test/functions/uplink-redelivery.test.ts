@@ -4,12 +4,12 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { ConflictException, CreateScheduleCommand, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { BootstrapEnded, BootstrapRequested } from '../../shared/bootstrap/contract.ts';
 import { accountPurgeSchema, type AccountPurge } from '../../shared/lifecycle/purge.ts';
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import type { handler as gatewayUplinkHandler } from '../../functions/gateway-uplink.ts';
 import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
+import { bootstrapEnded, bootstrapRequested } from '../fixtures/uplinks.ts';
 import { functionEnvironment, lambdaContext } from './fixtures.ts';
 
 // The gateway-uplink handler as deployed (middy, Powertools, the DynamoDB store on dynalite,
@@ -65,18 +65,7 @@ describe('gateway-uplink function: a redelivered success of an account replaceme
 
   it('fails the invocation when the purge cannot be scheduled, and the retry promotes once and schedules the purge', async () => {
     const startedAt = new Date(Date.now() - 3000).toISOString();
-    const request: BootstrapRequested = {
-      v: 1,
-      type: 'bootstrap-requested',
-      requestId: 'r-1',
-      gatewayId: 'gw-1',
-      endpoint: 'weak-aws',
-      peer: { address: '192.0.2.10', port: 40000 },
-      transport: 'dtls',
-      pskIdentity: 'weak-aws-bs',
-      kind: 'bs',
-      receivedAt: startedAt,
-    };
+    const request = bootstrapRequested({ endpoint: 'weak-aws', requestId: 'r-1', gatewayId: 'gw-1', pskIdentity: 'weak-aws-bs', receivedAt: startedAt });
     await handler({ ...request, gatewayTopicId: 'gw-1' }, context);
     const [planned] = published();
     assert.equal(planned?.type, 'bootstrap-planned');
@@ -84,19 +73,15 @@ describe('gateway-uplink function: a redelivered success of an account replaceme
     const pending = (await store.getLifecycle('weak-aws'))?.pendingAccount;
     assert.ok(pending);
 
-    const ended: BootstrapEnded = {
-      v: 1,
-      type: 'bootstrap-ended',
+    const ended = bootstrapEnded({
+      endpoint: 'weak-aws',
       sessionId,
       gatewayId: 'gw-1',
-      endpoint: 'weak-aws',
-      kind: 'bs',
-      outcome: 'success',
       clientVersion: '1.1',
       startedAt,
       endedAt: new Date().toISOString(),
       securityInstances: { writes: { 1: 1, 2: 2 }, bootstrapServer: 0 },
-    };
+    });
     iotData.reset();
     iotData.on(PublishCommand).resolves({});
     scheduler.on(CreateScheduleCommand).rejectsOnce(new Error('Rate exceeded')).resolves({ ScheduleArn: 'arn:aws:scheduler:eu-west-1:123456789012:schedule/lwm2m-bs-purges/x' });
