@@ -36,6 +36,7 @@ import {
   numberAttribute,
   profileKey,
   stringAttribute,
+  StoreCorruptionError,
   unknownEndpointKey,
   type Item,
   type StoreWarning,
@@ -94,6 +95,12 @@ export interface StatusEntry {
   readonly status: DeviceStatus;
 }
 
+/** One stored lifecycle record, as `listLifecycles` reads it; `record` is absent when the item does not decode. */
+export interface StoredLifecycle {
+  readonly endpoint: string;
+  readonly record?: LifecycleRecord;
+}
+
 /** A listing reads at most this many Scan pages before handing back a cursor. */
 const MAX_SCANS_PER_PAGE = 20;
 
@@ -118,6 +125,7 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
   readonly #unprocessedRetryDelaysMs: readonly number[];
   readonly #profiles: ProfileCache;
   readonly #decodeDevice: (item: Item, statusItem?: Item) => DeviceEntry;
+  readonly #onWarning: StoreWarning | undefined;
 
   constructor(options: DynamoDbBootstrapStoreOptions) {
     this.#client = options.client;
@@ -127,6 +135,7 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
     this.#unprocessedRetryDelaysMs = options.unprocessedRetryDelaysMs ?? UNPROCESSED_RETRY_DELAYS_MS;
     this.#profiles = new ProfileCache(options.profileCacheTtlMs ?? 0, options.now ?? Date.now);
     const onWarning: StoreWarning | undefined = options.onWarning;
+    this.#onWarning = onWarning;
     this.#decodeDevice = (item, statusItem) => decodeDevice(item, onWarning, statusItem);
   }
 
@@ -426,6 +435,24 @@ export class DynamoDbBootstrapStore implements BootstrapStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  /**
+   * Not part of BootstrapStore: every device's lifecycle record, a page at a time (the local
+   * mirror loads them at start). An item that does not decode comes without `record`, told to
+   * `onWarning`, rather than failing the listing: `getLifecycle` still reports it when asked.
+   */
+  listLifecycles(cursor?: string): Promise<Page<StoredLifecycle>> {
+    return this.#scanPage(ITEM_KIND.deviceLifecycle.sortKey, cursor, (item) => {
+      const endpoint = (stringAttribute(item, PARTITION_KEY) ?? '').slice(ITEM_KIND.deviceLifecycle.prefix.length);
+      try {
+        return { endpoint, record: decodeLifecycle(item) };
+      } catch (error) {
+        if (!(error instanceof StoreCorruptionError)) throw error;
+        this.#onWarning?.(`${error.message}; listed without its lifecycle record`);
+        return { endpoint };
+      }
+    });
   }
 
   /** Not part of BootstrapStore: what `recordUnknownEndpoint` counted, for operators. */

@@ -1,16 +1,18 @@
 import type { DeviceEntry, DeviceStatus } from '../../shared/bootstrap/device.ts';
 import type { Profile } from '../../shared/bootstrap/profile.ts';
-import type { BootstrapStore, BulkWriteResult, Page } from '../../shared/bootstrap/store.ts';
-import type { LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
-import type { StatusEntry } from './dynamodb-store.ts';
+import type { BootstrapStore, BulkWriteResult, DeviceWithProfile, Page } from '../../shared/bootstrap/store.ts';
+import { lifecycleRecordSchema, type LifecycleRecord } from '../../shared/lifecycle/lifecycle-record.ts';
+import type { StatusEntry, StoredLifecycle } from './dynamodb-store.ts';
 import { deviceIdentityValues, deviceKeyFingerprint, isNewerOrSame, newerStatus, stringAttribute, type Item } from './item-codec.ts';
 import { OutcomeQueue } from './outcome-queue.ts';
-import { BATCH_WRITE_LIMIT, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, type StoredIdentityKind } from './table.ts';
+import { BATCH_WRITE_LIMIT, IDENTITY_KINDS, ITEM_KIND, PARTITION_KEY, SORT_KEY, type StoredIdentityKind } from './table.ts';
 
 /** The store of record, able to write outcomes in batches (DynamoDbBootstrapStore). */
 export interface BatchingBootstrapStore extends BootstrapStore {
   /** Writes status items unconditionally: the mirror has decided their order. */
   recordStatuses(entries: readonly StatusEntry[]): Promise<void>;
+  /** Every device's lifecycle record, a page at a time. */
+  listLifecycles(cursor?: string): Promise<Page<StoredLifecycle>>;
 }
 
 export interface MirroredStoreOptions {
@@ -38,7 +40,10 @@ export interface MirroredStoreOptions {
  *   writes status items (CLI commands write configuration, which lives in the device item), so
  *   nothing can slip a newer one in between. `flushed()` and `close()` wait for them;
  *   `listDevices` may show an outcome a moment late.
- * - Lifecycle records (issue 5) are not held: reads and conditional writes go to the table.
+ * - Lifecycle records (issue 5) are held too, as the backend reads one per bootstrap. Writes stay
+ *   conditional writes to the table, which is their authority: other processes write them (the
+ *   CLI's `device mark-bootstrap`), and a copy gone stale costs a failed write and a re-read,
+ *   never a lost change. See `putLifecycle` for what keeps the copy fresh.
  * - Another process (the CLI) writing the same table is seen through `refresh`, which the change
  *   proxy in front of dynalite calls with the keys it wrote.
  *
@@ -55,6 +60,12 @@ export class MirroredStore implements BootstrapStore {
   readonly #outcomes: OutcomeQueue;
   /** Per item key, the refresh in progress; a refresh asked meanwhile runs after it. */
   readonly #refreshing = new Map<string, Promise<void>>();
+  /** Endpoint → the lifecycle record the table holds for it; no entry: none stored. */
+  readonly #lifecycles = new Map<string, LifecycleRecord>();
+  /** Endpoints whose record memory does not hold (it did not decode, or a re-read failed): asked of the table. */
+  readonly #lifecyclesUnread = new Set<string>();
+  /** Per endpoint, the lifecycle write or re-read in progress; one asked meanwhile runs after it. */
+  readonly #lifecycleWork = new Map<string, Promise<void>>();
   #closed = false;
 
   private constructor(options: MirroredStoreOptions) {
@@ -71,7 +82,7 @@ export class MirroredStore implements BootstrapStore {
     });
   }
 
-  /** Loads every profile and device from the store of record. */
+  /** Loads every profile, device and lifecycle record from the store of record. */
   static async open(options: MirroredStoreOptions): Promise<MirroredStore> {
     const mirror = new MirroredStore(options);
     for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
@@ -84,11 +95,16 @@ export class MirroredStore implements BootstrapStore {
       for (const device of page.items) mirror.#setDevice(device);
       cursor = page.cursor;
     }
+    for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
+      const page = await options.store.listLifecycles(cursor);
+      for (const { endpoint, record } of page.items) mirror.#setLifecycle(endpoint, record === undefined ? 'unread' : record);
+      cursor = page.cursor;
+    }
     return mirror;
   }
 
-  get size(): { profiles: number; devices: number; pendingOutcomes: number } {
-    return { profiles: this.#profiles.size, devices: this.#devices.size, pendingOutcomes: this.#outcomes.size };
+  get size(): { profiles: number; devices: number; lifecycles: number; pendingOutcomes: number } {
+    return { profiles: this.#profiles.size, devices: this.#devices.size, lifecycles: this.#lifecycles.size, pendingOutcomes: this.#outcomes.size };
   }
 
   async putProfile(profile: Profile): Promise<void> {
@@ -133,6 +149,10 @@ export class MirroredStore implements BootstrapStore {
   async deleteDevice(endpoint: string): Promise<boolean> {
     const deleted = await this.#store.deleteDevice(endpoint);
     this.#removeDevice(endpoint);
+    // The adapter deleted the lifecycle item too. Queued behind a write in flight, so that write
+    // lands in memory first and the drop after it, as in the table (unless the write reached
+    // the table after the delete: then the next write's condition fails and re-reads).
+    await this.#lifecycleTask(endpoint, async () => this.#setLifecycle(endpoint, undefined));
     return deleted;
   }
 
@@ -158,11 +178,15 @@ export class MirroredStore implements BootstrapStore {
     return counted;
   }
 
-  async getDeviceWithProfile(endpoint: string): Promise<{ device?: DeviceEntry; profile?: Profile }> {
+  /** With the lifecycle record from memory (null: none stored), so the backend reads no table either. */
+  async getDeviceWithProfile(endpoint: string): Promise<DeviceWithProfile> {
     const device = this.#devices.get(endpoint);
     if (device === undefined) return {};
     const profile = this.#profiles.get(device.profile);
-    return profile === undefined ? { device } : { device, profile };
+    // Not held: left out, and the backend asks getLifecycle, which goes to the table.
+    if (this.#lifecyclesUnread.has(endpoint)) return profile === undefined ? { device } : { device, profile };
+    const lifecycle = this.#lifecycles.get(endpoint) ?? null;
+    return profile === undefined ? { device, lifecycle } : { device, profile, lifecycle };
   }
 
   /**
@@ -188,17 +212,44 @@ export class MirroredStore implements BootstrapStore {
   }
 
   /**
-   * Straight from the table, unlike the rest of the device: the lifecycle is written by other
-   * processes too (the CLI, `lwm2m-bs attach`), and a writer must decide on the record its
-   * conditional write compares with. An attach is rare next to a bootstrap; one read is cheap.
+   * From memory: the record the table held after the last write this process made or heard of.
+   * A writer deciding on it is safe even if another process's write is still on its way here:
+   * its conditional write then fails, which re-reads the record (see `putLifecycle`).
    */
-  getLifecycle(endpoint: string): Promise<LifecycleRecord | undefined> {
-    return this.#store.getLifecycle(endpoint);
+  async getLifecycle(endpoint: string): Promise<LifecycleRecord | undefined> {
+    if (this.#lifecyclesUnread.has(endpoint)) await this.#refreshLifecycle(endpoint);
+    return this.#lifecycles.get(endpoint);
   }
 
-  /** Written through, conditionally (see BootstrapStore): correctness over speed. */
+  /**
+   * Written through, conditionally (see BootstrapStore), then into memory; when the condition
+   * fails the record is re-read before the answer, so the caller's next read sees the winner's.
+   *
+   * What keeps memory the table's record: this process's writes, re-reads and drops for one
+   * endpoint run one after another (a re-read started before a write could otherwise land after
+   * it with the older record); other processes' writes reach `refresh` through the change proxy
+   * before their writer hears back. What could still leave it stale: a write that bypasses the
+   * proxy (nothing here does; the CLI is given the proxy's address). A write or re-read that
+   * fails leaves the record unread instead, so the next ask reads the table.
+   */
   putLifecycle(endpoint: string, record: LifecycleRecord, expected?: LifecycleRecord | null): Promise<boolean> {
-    return this.#store.putLifecycle(endpoint, record, expected);
+    return this.#lifecycleTask(endpoint, async () => {
+      let written: boolean;
+      try {
+        written = await this.#store.putLifecycle(endpoint, record, expected);
+      } catch (error) {
+        // The write may have landed or not: memory cannot tell, the table can.
+        this.#setLifecycle(endpoint, 'unread');
+        throw error;
+      }
+      if (!written) {
+        await this.#rereadLifecycle(endpoint);
+        return false;
+      }
+      // Parsed, as a read from the table returns it (defaults filled in); also a copy the caller cannot change.
+      this.#setLifecycle(endpoint, lifecycleRecordSchema.parse(record));
+      return true;
+    });
   }
 
   /**
@@ -206,9 +257,19 @@ export class MirroredStore implements BootstrapStore {
    * Resolves once memory matches what the table held after those writes.
    */
   async refresh(keys: readonly Item[]): Promise<void> {
-    // A device's two items share a partition, and one re-read covers both.
-    const partitions = new Set(keys.map((key) => stringAttribute(key, PARTITION_KEY)));
-    await Promise.all([...partitions].map((partitionKey) => this.#refreshKey(partitionKey)));
+    // A device's item and status item share a partition, and one re-read covers both; its
+    // lifecycle item, in the same partition, is read on its own.
+    const partitions = new Set<string | undefined>();
+    const lifecycles = new Set<string>();
+    for (const key of keys) {
+      const partitionKey = stringAttribute(key, PARTITION_KEY);
+      if (partitionKey?.startsWith(ITEM_KIND.deviceLifecycle.prefix) && stringAttribute(key, SORT_KEY) === ITEM_KIND.deviceLifecycle.sortKey) {
+        lifecycles.add(partitionKey.slice(ITEM_KIND.deviceLifecycle.prefix.length));
+      } else {
+        partitions.add(partitionKey);
+      }
+    }
+    await Promise.all([...[...partitions].map((partitionKey) => this.#refreshKey(partitionKey)), ...[...lifecycles].map((endpoint) => this.#refreshLifecycle(endpoint))]);
   }
 
   /** Resolves once every outcome recorded so far is in the table (or given up and logged). */
@@ -225,14 +286,38 @@ export class MirroredStore implements BootstrapStore {
   #refreshKey(partitionKey: string | undefined): Promise<void> {
     if (partitionKey === undefined) return Promise.resolve();
     // A read started before the latest write could return the older item: chain them per key.
-    const previous = this.#refreshing.get(partitionKey) ?? Promise.resolve();
-    const next = previous.then(() => this.#reread(partitionKey));
-    const settled = next.catch(() => undefined);
-    this.#refreshing.set(partitionKey, settled);
-    void settled.then(() => {
-      if (this.#refreshing.get(partitionKey) === settled) this.#refreshing.delete(partitionKey);
-    });
-    return next;
+    return runInTurn(this.#refreshing, partitionKey, () => this.#reread(partitionKey));
+  }
+
+  #refreshLifecycle(endpoint: string): Promise<void> {
+    return this.#lifecycleTask(endpoint, () => this.#rereadLifecycle(endpoint));
+  }
+
+  #lifecycleTask<T>(endpoint: string, work: () => Promise<T>): Promise<T> {
+    return runInTurn(this.#lifecycleWork, endpoint, work);
+  }
+
+  /** Only inside a lifecycle task. A failed read leaves the record unread: the next ask goes to the table. */
+  async #rereadLifecycle(endpoint: string): Promise<void> {
+    let record: LifecycleRecord | undefined;
+    try {
+      record = await this.#store.getLifecycle(endpoint);
+    } catch (error) {
+      this.#setLifecycle(endpoint, 'unread');
+      throw error;
+    }
+    this.#setLifecycle(endpoint, record);
+  }
+
+  #setLifecycle(endpoint: string, record: LifecycleRecord | 'unread' | undefined): void {
+    if (record === 'unread') {
+      this.#lifecycles.delete(endpoint);
+      this.#lifecyclesUnread.add(endpoint);
+      return;
+    }
+    this.#lifecyclesUnread.delete(endpoint);
+    if (record === undefined) this.#lifecycles.delete(endpoint);
+    else this.#lifecycles.set(endpoint, deepFreeze(record));
   }
 
   async #reread(partitionKey: string): Promise<void> {
@@ -297,6 +382,21 @@ export class MirroredStore implements BootstrapStore {
     holders?.delete(device.endpoint);
     if (fingerprint !== undefined && holders?.size === 0) this.#fingerprints.delete(fingerprint);
   }
+}
+
+/** Runs `work` once the work queued before it under `key` has settled; the queue forgets idle keys. */
+function runInTurn<T>(queue: Map<string, Promise<void>>, key: string, work: () => Promise<T>): Promise<T> {
+  const previous = queue.get(key) ?? Promise.resolve();
+  const next = previous.then(work);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  queue.set(key, settled);
+  void settled.then(() => {
+    if (queue.get(key) === settled) queue.delete(key);
+  });
+  return next;
 }
 
 function withoutStatus(device: DeviceEntry): DeviceEntry {
