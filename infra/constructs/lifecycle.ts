@@ -11,7 +11,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ATTACH_DETAIL_TYPE, DEFAULT_GATEWAY_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { PSK_REVOCATIONS_TOPIC } from '../../server/aws/topics.ts';
-import { IDENTITY_INDEX, ITEM_KIND } from '../../server/store/table.ts';
+import { ALL_INDEXES, ITEM_KIND } from '../../server/store/table.ts';
 import { downlinkTopicPattern } from '../topics.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { nodeFunction } from './node-function.ts';
@@ -69,7 +69,9 @@ export class Lifecycle extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const { table, bus } = props;
-    const indexArns = Object.values(IDENTITY_INDEX).map((index) => `${table.tableArn}/index/${index.indexName}`);
+    // The key-fingerprint index too: a server-initiated plan counts the holders of a DTLS
+    // device's key before deciding whether to replace its account.
+    const indexArns = ALL_INDEXES.map((index) => `${table.tableArn}/index/${index.indexName}`);
     const tableKeyUse = new PolicyStatement({ actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], resources: [props.tableKey.keyArn] });
     // Both functions write items of device partitions only (lifecycle, status, device entry):
     // never a profile.

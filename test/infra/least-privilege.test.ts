@@ -202,7 +202,8 @@ describe('IAM least privilege: credential lifecycle', () => {
       ...common(plain, stack.lifecycle.attach),
       // The event source mapping's consumption rights, on the attach queue only.
       { Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalIdOf(stack, stack.lifecycle.attachQueue), 'Arn'] } },
-      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: [table, ...Object.values(IDENTITY_INDEX).map((index) => ({ 'Fn::Join': ['', [table, `/index/${index.indexName}`]] }))] },
+      // The identity indexes, and the key-fingerprint index a server-initiated plan counts holders on.
+      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: [table, ...ALL_INDEXES.map((index) => ({ 'Fn::Join': ['', [table, `/index/${index.indexName}`]] }))] },
       { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: table },
       { Action: 'dynamodb:PutItem', Condition: devicePartitionsOnly, Effect: 'Allow', Resource: table },
       // A new card rewrites the device entry (putDevice).
