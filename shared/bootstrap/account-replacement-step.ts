@@ -61,8 +61,16 @@ const SECURITY = SECURITY_OBJECT.id;
  * replacementSessionId's, by which bootstrap-ended knows what the session delivered.
  */
 export type AccountReplacement =
-  | { readonly plan: BootstrapPlan; readonly pending?: PendingAccount; readonly refusal?: undefined }
+  | { readonly plan: BootstrapPlan; readonly pending?: PendingAccount; readonly step?: ReplacementStep; readonly refusal?: undefined }
   | { readonly refusal: { readonly reason: RejectionReason; readonly detail: string } };
+
+/**
+ * Which replacement step a plan carries: writing the new account beside the original, or (the
+ * new account's first session) deleting the original. Two sessions of the same device may carry
+ * either for the same pending account (a push racing a Bootstrap-Request), and a success must
+ * take only the step its session delivered.
+ */
+export type ReplacementStep = 'write' | 'delete';
 
 /**
  * Applies the replacement to a compiled plan; for every way a bootstrap is planned (a
@@ -82,7 +90,7 @@ export async function replaceLowEntropyAccount(
   const pending = lifecycle?.pendingAccount;
   if (pending !== undefined && pending.identity === credentials.identity) {
     if (request.kind === 'bspack') return packRefusal('the new Bootstrap-Server account deletes the original one in its first session');
-    return { plan: newAccountFirstSession(plan, pending, profile, device), pending };
+    return { plan: newAccountFirstSession(plan, pending, profile, device), pending, step: 'delete' };
   }
   const classification = await classifyStoredDeviceKey(deps.store, device);
   if (classification?.entropy !== 'low') return { plan };
@@ -98,7 +106,8 @@ export async function replaceLowEntropyAccount(
   }
   if (request.kind === 'bspack') return packRefusal(`the Bootstrap-Server account key is low entropy (${why}) and is replaced`);
   try {
-    return await planReplacement(device, profile, plan, lifecycle, deps);
+    const planned = await planReplacement(device, profile, plan, lifecycle, deps);
+    return planned.refusal === undefined && planned.pending !== undefined ? { ...planned, step: 'write' } : planned;
   } catch (error) {
     // planAccountReplacement's refusals name profile fields and sizes, never key bytes.
     if (error instanceof RangeError) return { refusal: { reason: 'invalid-configuration', detail: error.message } };
@@ -110,23 +119,23 @@ const REPLACEMENT_TAG_HEX_DIGITS = 12;
 const SESSION_ID_MAX = 64;
 
 /**
- * A session id that says the session carried a replacement step for `pending`: `bootstrap-ended`
- * carries no plan, and without this a server-initiated bootstrap that succeeded after the
- * replacement session failed would promote credentials the device never received, and lock it
- * out at the original's purge. The tag is a hash of the new PSK identity, not secret.
+ * A session id that says the session carried a replacement step for `pending`, and which one:
+ * `bootstrap-ended` carries no plan, and without this a server-initiated bootstrap that succeeded
+ * after the replacement session failed would promote credentials the device never received, and
+ * lock it out at the original's purge. The tag is a hash of the new PSK identity, not secret.
  */
-export function replacementSessionId(sessionId: string, pending: PendingAccount): string {
-  const tag = replacementTag(pending.identity);
+export function replacementSessionId(sessionId: string, pending: PendingAccount, step: ReplacementStep): string {
+  const tag = replacementTag(pending.identity, step);
   return `${sessionId.slice(0, SESSION_ID_MAX - tag.length)}${tag}`;
 }
 
-/** Whether the session carried a replacement step for the account whose new identity is `identity`. */
-function carriesReplacement(sessionId: string, identity: string): boolean {
-  return sessionId.endsWith(replacementTag(identity));
+/** Whether the session carried that replacement step for the account whose new identity is `identity`. */
+function carriesReplacement(sessionId: string, identity: string, step: ReplacementStep): boolean {
+  return sessionId.endsWith(replacementTag(identity, step));
 }
 
-function replacementTag(identity: string): string {
-  return `.r${createHash('sha256').update(identity, 'utf8').digest('hex').slice(0, REPLACEMENT_TAG_HEX_DIGITS)}`;
+function replacementTag(identity: string, step: ReplacementStep): string {
+  return `.${step === 'write' ? 'r' : 'd'}${createHash('sha256').update(identity, 'utf8').digest('hex').slice(0, REPLACEMENT_TAG_HEX_DIGITS)}`;
 }
 
 /** 4.06 to a Bootstrap-Pack-Request: the client falls back to a Bootstrap-Request session. */
@@ -208,20 +217,28 @@ export async function accountReplacementStep(
   if (pending === undefined) {
     // Tagged with the device's own identity and nothing pending: the new account's first session
     // again, whose first delivery cleared the record. Its compiled plan is not what it delivered.
-    return carriesReplacement(sessionId, current.identity) ? undefined : plan;
+    return carriesReplacement(sessionId, current.identity, 'delete') ? undefined : plan;
   }
+  const wrote = carriesReplacement(sessionId, pending.identity, 'write');
   // A session planned without the replacement step (one that ran before it, a server-initiated
   // one planned elsewhere) delivered none of it: the record waits for one that did.
-  if (!carriesReplacement(sessionId, pending.identity)) return plan;
-  const redelivered = pending.promotedBy === sessionId && current.identity === pending.identity;
-  if (current.identity === pending.originalIdentity || redelivered) {
+  if (!wrote && !carriesReplacement(sessionId, pending.identity, 'delete')) return plan;
+  if (wrote) {
+    // Another session that wrote the same new account promoted it first (a push racing a
+    // Bootstrap-Request): this one wrote the same credentials again, and left the original where
+    // it was, so the record stays for the new account's first session to delete it.
+    if (current.identity !== pending.originalIdentity && pending.promotedBy !== sessionId) return undefined;
     // The session that wrote the new account: it becomes the device's, the original retires.
-    // Its purge names the instance the original is at; unmoved, that is the name the original's
-    // account-timeout purge has, which it replaces.
+    // Its purge names the instance the original is at, under a schedule of its own (`-r`); an
+    // account-timeout purge of the original scheduled before still runs, earlier, which only
+    // shortens the original's grace.
     const promoted = await markPromoted(deps.store, device.endpoint, pending, sessionId, written);
     if (promoted === undefined) return plan;
-    const next = promotePendingAccount(device, promoted, new Date(endedAt));
-    if (next !== device) await deps.store.putDevice(next);
+    // From a fresh read, not the entry read when the outcome came in: a purge that revoked a
+    // retiring credential meanwhile must not be written back over.
+    const fresh = (await deps.store.getDevice(device.endpoint)) ?? device;
+    const next = promotePendingAccount(fresh, promoted, new Date(endedAt));
+    if (next !== fresh) await deps.store.putDevice(next);
     await scheduleReplacedPurge(deps, sessionId, endedAt, device.endpoint, promoted, profile);
     return undefined;
   }

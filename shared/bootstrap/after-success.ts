@@ -5,7 +5,6 @@ import type { BootstrapBackendDeps, Delivered } from './backend-deps.ts';
 import { accountReplacementStep } from './account-replacement-step.ts';
 import { promoteServerCredentials } from './server-credential-step.ts';
 import { onBootstrapSucceeded } from '../lifecycle/attach-processing.ts';
-import type { LifecycleRecord } from '../lifecycle/lifecycle-record.ts';
 import { purgeDueAt } from '../lifecycle/purge.ts';
 import { SecurityResource } from '../lwm2m/objects/security.ts';
 
@@ -20,28 +19,27 @@ export interface SucceededSession {
 
 /**
  * A bootstrap succeeded: minted server credentials become the device's (see
- * promoteServerCredentials), its lifecycle mark is cleared, an account replacement moves on a step
- * (see accountReplacementStep), and the account timeout it wrote becomes a pending purge. All
- * are idempotent, so a redelivered `bootstrap-ended` is harmless.
+ * promoteServerCredentials), an account replacement moves on a step (see accountReplacementStep),
+ * its lifecycle mark is cleared and what it delivered recorded, and the account timeout it wrote
+ * becomes a pending purge. All are idempotent, so a redelivered `bootstrap-ended` is harmless.
  */
 export async function afterSuccess(deps: BootstrapBackendDeps, session: SucceededSession, delivered: Delivered): Promise<void> {
   const { sessionId, endedAt, securityInstances } = session;
   const { store } = deps;
   const { profile } = delivered;
-  let lifecycle: LifecycleRecord | undefined;
   let device = delivered.device;
-  if (profile.mintServerCredentials === true) {
-    // First, so that the fingerprint recorded below is that of the credentials the device now
-    // holds: taken from the entry before, every attach would find it changed and bootstrap again.
-    lifecycle = await store.getLifecycle(device.endpoint);
-    device = await promoteServerCredentials(deps, sessionId, endedAt, device, lifecycle?.pendingServerCredentials);
-  }
-  // The device and profile were just read: onBootstrapSucceeded gets them without a second read,
-  // and the lifecycle record it reads tells whether a replacement is under way.
-  const current = device;
+  // Free when the device read brought it along (remembered-lifecycle.ts). The steps below each
+  // read it again before writing; this copy only says what is pending.
+  const lifecycle = await store.getLifecycle(device.endpoint);
+  if (profile.mintServerCredentials === true) device = await promoteServerCredentials(deps, sessionId, endedAt, device, lifecycle?.pendingServerCredentials);
+  const plan = await accountReplacementStep(deps, sessionId, endedAt, { ...delivered, device }, lifecycle?.pendingAccount, securityInstances);
+  // The fingerprint recorded is that of what the device now holds: taken from the entry before a
+  // promotion (minted credentials, a replacement account), the next attach would find the device
+  // changed and push a bootstrap it does not need, and for minted credentials at every attach.
+  const current = plan === undefined ? ((await store.getDevice(device.endpoint)) ?? device) : device;
   await onBootstrapSucceeded(
     {
-      getLifecycle: async (endpoint) => (lifecycle = await store.getLifecycle(endpoint)),
+      getLifecycle: (endpoint) => store.getLifecycle(endpoint),
       putLifecycle: (...args) => store.putLifecycle(...args),
       getDeviceWithProfile: () => Promise.resolve({ device: current, profile }),
     },
@@ -49,9 +47,7 @@ export async function afterSuccess(deps: BootstrapBackendDeps, session: Succeede
     endedAt,
     session.startedAt,
   );
-  const plan = await accountReplacementStep(deps, sessionId, endedAt, { ...delivered, device }, lifecycle?.pendingAccount, securityInstances);
-  if (plan === undefined) return;
-  await scheduleAccountPurge(deps, sessionId, endedAt, device, plan.bootstrapServerWrite);
+  if (plan !== undefined) await scheduleAccountPurge(deps, sessionId, endedAt, device, plan.bootstrapServerWrite);
 }
 
 /**

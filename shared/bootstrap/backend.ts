@@ -80,7 +80,7 @@ async function planBootstrap(request: BootstrapRequested, backend: BootstrapBack
         'the plan carries secret keys and the request came over NoSec (profile allowSecretsOverNoSec is off)',
       );
     }
-    const sessionId = taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement.pending);
+    const sessionId = taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement);
     if (request.kind === 'bspack') {
       // A pack is one request and one answer: record it now and spare the gateway a second
       // call (on AWS, a second invocation and two more IoT messages per bootstrap).

@@ -66,14 +66,17 @@ export async function promoteServerCredentials(
   pending: PendingServerCredentials | undefined,
 ): Promise<DeviceEntry> {
   if (pending === undefined || !carriesServerCredentials(sessionId, pending)) return device;
-  let promoted = device;
-  if (!serverCredentialsPromoted(device, pending)) {
+  // From a fresh read, not the entry read when the outcome came in: a purge that revoked a
+  // retiring credential meanwhile must not be written back over.
+  const current = (await deps.store.getDevice(device.endpoint)) ?? device;
+  let promoted = current;
+  if (!serverCredentialsPromoted(current, pending)) {
     // Events before the entry: a failure between the two repeats the events on redelivery,
     // the other order could leave the LwM2M server side never told.
     if (deps.events !== undefined) {
       for (const event of await issuedEvents(device.endpoint, issuedFromPending(pending), deps.keySealer, endedAt)) await deps.events.emit(event);
     }
-    promoted = withServerCredentials(device, pending);
+    promoted = withServerCredentials(current, pending);
     await deps.store.putDevice(promoted);
   }
   await clearPendingServerCredentials(deps.store, device.endpoint, pending);

@@ -71,7 +71,7 @@ export async function planServerInitiated(
       downlink: {
         v: CONTRACT_VERSION,
         type: 'bootstrap-initiate',
-        sessionId: taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement.pending),
+        sessionId: taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement),
         ...(options.gatewayId !== undefined && { gatewayId: options.gatewayId }),
         endpoint: device.endpoint,
         peer: { address: peer.address, port: peer.port },

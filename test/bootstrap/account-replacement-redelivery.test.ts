@@ -10,6 +10,7 @@ import type { AccountPurge, PurgeScheduler } from '../../shared/lifecycle/purge.
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
 import { startDynaliteStore } from '../fixtures/dynalite-store.ts';
+import { profileFingerprint } from '../../shared/lifecycle/profile-fingerprint.ts';
 import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
 
 /** Keeps the schedules by name, as both real adapters do; a call told to fail fails once. */
@@ -242,5 +243,59 @@ describe('account replacement: the ids the session wrote, and redelivered outcom
     assert.deepEqual([...purges.schedules.values()].map(({ securityInstanceId, reason, pskIdentity }) => ({ securityInstanceId, reason, pskIdentity })), [
       { securityInstanceId: 0, reason: 'replaced', pskIdentity: `${endpoint}-bs` },
     ]);
+  });
+  it('two sessions that both wrote the new account (a push racing a request): the second success leaves the record for the deletion', async () => {
+    const first = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    const second = plannedOf(await handleUplink(requested(`${endpoint}-bs`, '2026-11-23T12:00:01.000Z'), deps));
+    assert.match(first.sessionId, /\.r[0-9a-f]{12}$/);
+    assert.match(second.sessionId, /\.r[0-9a-f]{12}$/);
+    await handleUplink(ended(first.sessionId, T1), deps);
+    await handleUplink(ended(second.sessionId, '2026-11-23T12:00:01.000Z'), deps);
+    const pending = (await store.getLifecycle(endpoint))?.pendingAccount;
+    assert.equal(pending?.promotedBy, first.sessionId, 'still there, promoted by the first');
+    assert.equal(purges.calls.filter((call) => call.includes('replaced')).length, 1, "the original's purge scheduled once, by the promotion");
+
+    const deletion = plannedOf(await handleUplink(requested(`${endpoint}#fresh`, T2), deps));
+    assert.match(deletion.sessionId, /\.d[0-9a-f]{12}$/, 'the deleting session has its own tag');
+    assert.deepEqual(deletion.plan.deletes, ['/0', '/1', '/0/0'], 'the new account still deletes the original');
+    await handleUplink(ended(deletion.sessionId, T2), deps);
+    assert.equal((await store.getLifecycle(endpoint))?.pendingAccount, undefined);
+  });
+
+  it('records the fingerprint of the promoted account, so the next attach finds nothing changed', async () => {
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    await handleUplink(ended(sessionId, T1), deps);
+    const promoted = await store.getDevice(endpoint);
+    const profile = await store.getProfile('replacing');
+    assert.ok(promoted !== undefined && profile !== undefined);
+    assert.equal(promoted.bootstrapCredentials?.identity, `${endpoint}#fresh`);
+    assert.equal((await store.getLifecycle(endpoint))?.bootstrappedWith?.profileFingerprint, profileFingerprint(profile, promoted));
+  });
+
+  it('a purge that revoked a retiring credential between the read of the outcome and the promotion is not written back over', async () => {
+    // An earlier credential retiring until its purge, on the entry when the outcome is read.
+    const retiring = { securityMode: 'psk' as const, identity: `${endpoint}-older`, secretKey: FRESH_KEY.replace(/^5e/, '7a'), retiredAt: '2026-11-20T00:00:00.000Z', reason: 'replaced' as const };
+    const entry = await store.getDevice(endpoint);
+    assert.ok(entry !== undefined);
+    await store.putDevice({ ...entry, retiringBootstrapCredentials: [retiring] });
+    const { sessionId } = plannedOf(await handleUplink(requested(`${endpoint}-bs`, T1), deps));
+    // The purge runs while bootstrap-ended is on its way: it read-modify-writes the entry.
+    const racing = new Proxy<BootstrapStore>(deps.store, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (property !== 'recordStatus' || typeof value !== 'function') return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        return async (...args: unknown[]) => {
+          const answer: unknown = await (value as (...args: unknown[]) => unknown).apply(target, args);
+          const now = await store.getDevice(endpoint);
+          assert.ok(now !== undefined);
+          await store.putDevice({ ...now, retiringBootstrapCredentials: [], revokedBootstrapIdentities: [{ identity: retiring.identity, revokedAt: T1, reason: 'replaced' }] });
+          return answer;
+        };
+      },
+    });
+    await handleUplink(ended(sessionId, T1), { ...deps, store: racing });
+    const after = await store.getDevice(endpoint);
+    assert.deepEqual(after?.retiringBootstrapCredentials?.map(({ identity }) => identity), [`${endpoint}-bs`], 'only the credential this promotion retired');
+    assert.deepEqual(after?.revokedBootstrapIdentities?.map(({ identity }) => identity), [retiring.identity], 'the revocation stays');
   });
 });
