@@ -16,12 +16,10 @@ import type { BootstrapPlan } from './plan.ts';
 import type { Profile } from './profile.ts';
 import type { BootstrapBackendDeps } from './backend-deps.ts';
 import { afterSuccess } from './after-success.ts';
-import { replaceLowEntropyAccount } from './account-replacement-step.ts';
-import { planServerCredentials } from './server-credential-step.ts';
-import { taggedSessionId } from './session-tags.ts';
 import { keptLowEntropyNote } from './device-key-classification.ts';
 import { withKnownLifecycle } from './remembered-lifecycle.ts';
 import { keepBootstrapAccount } from './bootstrap-account-guard.ts';
+import { planDeviceBootstrap } from './device-plan.ts';
 
 export type { BootstrapBackendDeps } from './backend-deps.ts';
 
@@ -66,11 +64,9 @@ async function planBootstrap(request: BootstrapRequested, backend: BootstrapBack
     return rejectAndRecord(request, device, deps, 'insecure-transport', `the device bootstraps with ${bootstrapMode}, the request came over NoSec`);
   }
   try {
-    const serverCredentials = await planServerCredentials(deps, profile, device);
-    const compiled = compileBootstrapPlan(profile, serverCredentials.device);
-    const replacement = await replaceLowEntropyAccount(deps, device, profile, compiled, request);
-    if (replacement.refusal !== undefined) return rejectAndRecord(request, device, deps, replacement.refusal.reason, replacement.refusal.detail);
-    const plan = replacement.pending === undefined ? keepBootstrapAccount(replacement.plan, profile) : replacement.plan;
+    const planned = await planDeviceBootstrap(deps, device, profile, request);
+    if (planned.refusal !== undefined) return rejectAndRecord(request, device, deps, planned.refusal.reason, planned.refusal.detail);
+    const { plan } = planned;
     if (request.transport !== 'dtls' && profile.allowSecretsOverNoSec !== true && planCarriesSecrets(plan)) {
       return rejectAndRecord(
         request,
@@ -80,7 +76,7 @@ async function planBootstrap(request: BootstrapRequested, backend: BootstrapBack
         'the plan carries secret keys and the request came over NoSec (profile allowSecretsOverNoSec is off)',
       );
     }
-    const sessionId = taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement);
+    const sessionId = planned.newSessionId();
     if (request.kind === 'bspack') {
       // A pack is one request and one answer: record it now and spare the gateway a second
       // call (on AWS, a second invocation and two more IoT messages per bootstrap).

@@ -1,11 +1,7 @@
 import type { BootstrapNeededReason } from '../lifecycle/lifecycle-record.ts';
 import type { BootstrapBackendDeps } from './backend-deps.ts';
-import { replaceLowEntropyAccount } from './account-replacement-step.ts';
+import { planDeviceBootstrap } from './device-plan.ts';
 import { withKnownLifecycle } from './remembered-lifecycle.ts';
-import { keepBootstrapAccount } from './bootstrap-account-guard.ts';
-import { planServerCredentials } from './server-credential-step.ts';
-import { taggedSessionId } from './session-tags.ts';
-import { compileBootstrapPlan } from './config.ts';
 import { ConfigurationError } from './configuration-error.ts';
 import { CONTRACT_VERSION, type BootstrapInitiate, type Peer, type RejectionReason } from './contract.ts';
 import type { DeviceEntry, DeviceStatus } from './device.ts';
@@ -55,12 +51,11 @@ export async function planServerInitiated(
     return refuse('invalid-configuration', 'the device bootstraps with psk but has no PSK identity');
   }
   try {
-    const serverCredentials = await planServerCredentials(deps, profile, device);
-    // The same replacement step as a Bootstrap-Request's: a device reached only by attach
-    // events would otherwise keep its low-entropy account for ever.
-    const replacement = await replaceLowEntropyAccount(deps, device, profile, compileBootstrapPlan(profile, serverCredentials.device), { transport, kind: 'bs' });
-    if (replacement.refusal !== undefined) return refuse(replacement.refusal.reason, replacement.refusal.detail);
-    const plan = replacement.pending === undefined ? keepBootstrapAccount(replacement.plan, profile) : replacement.plan;
+    // The plan a Bootstrap-Request would get: a device reached only by attach events would
+    // otherwise keep its low-entropy account for ever.
+    const planned = await planDeviceBootstrap(deps, device, profile, { transport, kind: 'bs' });
+    if (planned.refusal !== undefined) return refuse(planned.refusal.reason, planned.refusal.detail);
+    const { plan } = planned;
     // Over DTLS the keys travel inside the session the device opened; whether the gateway holds
     // one is only known there, and it records 'no DTLS session' itself when it does not.
     if (transport === 'udp' && profile.allowSecretsOverNoSec !== true && planCarriesSecrets(plan)) {
@@ -71,7 +66,7 @@ export async function planServerInitiated(
       downlink: {
         v: CONTRACT_VERSION,
         type: 'bootstrap-initiate',
-        sessionId: taggedSessionId(deps.newSessionId(), serverCredentials.pending, replacement),
+        sessionId: planned.newSessionId(),
         ...(options.gatewayId !== undefined && { gatewayId: options.gatewayId }),
         endpoint: device.endpoint,
         peer: { address: peer.address, port: peer.port },

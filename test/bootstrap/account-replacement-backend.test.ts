@@ -6,22 +6,10 @@ import type { BootstrapEnded, BootstrapRequested } from '../../shared/bootstrap/
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
 import type { BootstrapPlan } from '../../shared/bootstrap/plan.ts';
 import type { FreshPsk } from '../../shared/lifecycle/fresh-credentials.ts';
-import type { AccountPurge, PurgeScheduler } from '../../shared/lifecycle/purge.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
 import { MemoryStore } from '../fixtures/memory-store.ts';
+import { RecordingScheduler } from '../fixtures/recording-scheduler.ts';
 import { bootstrapEnded, bootstrapRequested, plannedOf } from '../fixtures/uplinks.ts';
-
-class FakeScheduler implements PurgeScheduler {
-  readonly scheduled: AccountPurge[] = [];
-  readonly cancelled: { endpoint: string; securityInstanceId: number }[] = [];
-  async schedule(purge: AccountPurge): Promise<void> {
-    this.scheduled.push(purge);
-  }
-  async cancel(endpoint: string, securityInstanceId: number): Promise<boolean> {
-    this.cancelled.push({ endpoint, securityInstanceId });
-    return false;
-  }
-}
 
 const IMEI = '356938035643809';
 /** The IMEI's digits (and a 0, to the 16 bytes a PSK needs) as the key: derived from an identifier, and only digits. */
@@ -35,7 +23,7 @@ const NOW = new Date('2026-11-23T12:00:05.000Z');
 // first session that deletes the original instance.
 describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', () => {
   let store: MemoryStore;
-  let purges: FakeScheduler;
+  let purges: RecordingScheduler;
   let deps: BootstrapBackendDeps;
   let minted: number;
 
@@ -48,7 +36,7 @@ describe('bootstrap backend: replacing a low-entropy Bootstrap-Server account', 
 
   beforeEach(async () => {
     store = new MemoryStore();
-    purges = new FakeScheduler();
+    purges = new RecordingScheduler();
     minted = 0;
     let sessions = 0;
     const freshPsk = ({ endpoint }: { endpoint: string }): FreshPsk => {

@@ -3,23 +3,10 @@ import { beforeEach, describe, it } from 'node:test';
 import { handleUplink, type BootstrapBackendDeps } from '../../shared/bootstrap/backend.ts';
 import type { BootstrapEnded } from '../../shared/bootstrap/contract.ts';
 import type { DeviceEntry } from '../../shared/bootstrap/device.ts';
-import type { AccountPurge, PurgeScheduler } from '../../shared/lifecycle/purge.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
 import { MemoryStore } from '../fixtures/memory-store.ts';
+import { RecordingScheduler } from '../fixtures/recording-scheduler.ts';
 import { bootstrapEnded, bootstrapRequested } from '../fixtures/uplinks.ts';
-
-/** Records what the backend asked for; the real schedulers have their own tests. */
-class FakeScheduler implements PurgeScheduler {
-  readonly scheduled: AccountPurge[] = [];
-  readonly cancelled: { endpoint: string; securityInstanceId: number }[] = [];
-  async schedule(purge: AccountPurge): Promise<void> {
-    this.scheduled.push(purge);
-  }
-  async cancel(endpoint: string, securityInstanceId: number): Promise<boolean> {
-    this.cancelled.push({ endpoint, securityInstanceId });
-    return false;
-  }
-}
 
 const KEY = '00112233445566778899aabbccddeeff';
 const NOW = new Date('2026-11-23T12:00:05.000Z');
@@ -28,7 +15,7 @@ const NOW = new Date('2026-11-23T12:00:05.000Z');
 // the Bootstrap-Server Account Timeout it wrote turned into a pending purge.
 describe('bootstrap backend: lifecycle and account-timeout purges on success', () => {
   let store: MemoryStore;
-  let purges: FakeScheduler;
+  let purges: RecordingScheduler;
   let deps: BootstrapBackendDeps;
 
   const pskDevice = (endpoint: string, profile: string): DeviceEntry => ({
@@ -38,7 +25,7 @@ describe('bootstrap backend: lifecycle and account-timeout purges on success', (
 
   beforeEach(async () => {
     store = new MemoryStore();
-    purges = new FakeScheduler();
+    purges = new RecordingScheduler();
     let sessions = 0;
     deps = { store, newSessionId: () => `session-${++sessions}`, now: () => NOW, purges };
     const account = { uri: 'coaps://bs.example:5684', instanceId: 2 };

@@ -9,6 +9,15 @@ import { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import { ensureTable } from '../../server/store/table.ts';
 import { SERVER_CREDENTIALS_KEY_ENV } from '../../server/aws/kms-key-sealer.ts';
 import { startFakeKms, type FakeKms } from '../fixtures/fake-kms.ts';
+import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
+
+/** The purge scheduler's settings the uplink function requires, for tests that only need them present. */
+export const PURGE_SCHEDULER_TEST_ENV: Readonly<Record<string, string>> = {
+  [PURGE_SCHEDULER_ENV.groupName]: 'lwm2m-bs-purges',
+  [PURGE_SCHEDULER_ENV.targetArn]: 'arn:aws:lambda:eu-west-1:123456789012:function:purge',
+  [PURGE_SCHEDULER_ENV.roleArn]: 'arn:aws:iam::123456789012:role/scheduler',
+  [PURGE_SCHEDULER_ENV.deadLetterArn]: 'arn:aws:sqs:eu-west-1:123456789012:purge-failures',
+};
 
 /**
  * The environment a deployed function gets, pointed at dynalite. The SDK reads

@@ -12,11 +12,10 @@ import { kmsEncryptionContext } from '../../server/aws/kms-key-sealer.ts';
 import { LIFECYCLE_EVENT_SOURCE } from '../../server/aws/lifecycle-publisher.ts';
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import type { handler as gatewayUplinkHandler } from '../../functions/gateway-uplink.ts';
-import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import type { FakeKms } from '../fixtures/fake-kms.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
 import { bootstrapEnded, bootstrapRequested } from '../fixtures/uplinks.ts';
-import { functionEnvironment, lambdaContext } from './fixtures.ts';
+import { functionEnvironment, PURGE_SCHEDULER_TEST_ENV, lambdaContext } from './fixtures.ts';
 
 // The gateway-uplink handler as deployed (middy, Powertools at DEBUG, the DynamoDB store on
 // dynalite) with a profile that mints LwM2M Server credentials. A live AWS endpoint cannot run
@@ -76,10 +75,7 @@ describe('gateway-uplink function: minted LwM2M Server credentials sealed with K
     env = await functionEnvironment({
       EVENT_BUS_NAME: BUS,
       IOT_DATA_ENDPOINT: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com',
-      [PURGE_SCHEDULER_ENV.groupName]: 'lwm2m-bs-purges',
-      [PURGE_SCHEDULER_ENV.targetArn]: 'arn:aws:lambda:eu-west-1:123456789012:function:purge',
-      [PURGE_SCHEDULER_ENV.roleArn]: 'arn:aws:iam::123456789012:role/scheduler',
-      [PURGE_SCHEDULER_ENV.deadLetterArn]: 'arn:aws:sqs:eu-west-1:123456789012:purge-failures',
+      ...PURGE_SCHEDULER_TEST_ENV,
       // Everything the function logs, at the most talkative level, is checked for keys.
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
     });

@@ -10,8 +10,7 @@ import { downlinkSchema, type BootstrapEnded, type BootstrapRequested } from '..
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import type { handler as gatewayUplinkHandler } from '../../functions/gateway-uplink.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
-import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
-import { functionEnvironment, lambdaContext } from './fixtures.ts';
+import { functionEnvironment, PURGE_SCHEDULER_TEST_ENV, lambdaContext } from './fixtures.ts';
 
 // The real gateway-uplink handler (middy, Powertools, the DynamoDB store) against dynalite.
 // Mocked with aws-sdk-client-mock, because nothing local stands in for them: the IoT
@@ -34,10 +33,7 @@ describe('gateway-uplink function', () => {
     // account, so no schedule is touched (test/functions/uplink-purges.test.ts covers that).
     env = await functionEnvironment({
       EVENT_BUS_NAME: 'lwm2m-bs-events',
-      [PURGE_SCHEDULER_ENV.groupName]: 'lwm2m-bs-purges',
-      [PURGE_SCHEDULER_ENV.targetArn]: 'arn:aws:lambda:eu-west-1:123456789012:function:purge',
-      [PURGE_SCHEDULER_ENV.roleArn]: 'arn:aws:iam::123456789012:role/scheduler',
-      [PURGE_SCHEDULER_ENV.deadLetterArn]: 'arn:aws:sqs:eu-west-1:123456789012:purge-failures',
+      ...PURGE_SCHEDULER_TEST_ENV,
     });
     store = env.store;
     await store.putProfile(nosecProfile('fleet', 5685));

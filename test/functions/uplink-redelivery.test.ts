@@ -7,10 +7,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { accountPurgeSchema, type AccountPurge } from '../../shared/lifecycle/purge.ts';
 import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.ts';
 import type { handler as gatewayUplinkHandler } from '../../functions/gateway-uplink.ts';
-import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
 import { device, nosecProfile } from '../e2e/fixtures.ts';
 import { bootstrapEnded, bootstrapRequested } from '../fixtures/uplinks.ts';
-import { functionEnvironment, lambdaContext } from './fixtures.ts';
+import { functionEnvironment, PURGE_SCHEDULER_TEST_ENV, lambdaContext } from './fixtures.ts';
 
 // The gateway-uplink handler as deployed (middy, Powertools, the DynamoDB store on dynalite,
 // the EventBridge purge scheduler) when scheduling fails after the outcome is stored: the
@@ -35,10 +34,7 @@ describe('gateway-uplink function: a redelivered success of an account replaceme
     env = await functionEnvironment({
       EVENT_BUS_NAME: 'lwm2m-bs-events',
       IOT_DATA_ENDPOINT: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com',
-      [PURGE_SCHEDULER_ENV.groupName]: 'lwm2m-bs-purges',
-      [PURGE_SCHEDULER_ENV.targetArn]: 'arn:aws:lambda:eu-west-1:123456789012:function:purge',
-      [PURGE_SCHEDULER_ENV.roleArn]: 'arn:aws:iam::123456789012:role/scheduler',
-      [PURGE_SCHEDULER_ENV.deadLetterArn]: 'arn:aws:sqs:eu-west-1:123456789012:purge-failures',
+      ...PURGE_SCHEDULER_TEST_ENV,
     });
     store = env.store;
     await store.putProfile(nosecProfile('replacing', 5685, { bootstrapServer: { uri: 'coaps://bs.example:5684', instanceId: 0, accountTimeout: 3600 } }));

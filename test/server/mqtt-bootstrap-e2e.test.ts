@@ -11,8 +11,7 @@ import type { DynamoDbBootstrapStore } from '../../server/store/dynamodb-store.t
 import { SimulatedClient } from '../../simulator/client.ts';
 import { TestLwm2mServer } from '../../simulator/lwm2m-server.ts';
 import { device, eventually, nosecProfile } from '../e2e/fixtures.ts';
-import { PURGE_SCHEDULER_ENV } from '../../functions/runtime/lifecycle-settings.ts';
-import { functionEnvironment, lambdaContext, startBroker } from '../functions/fixtures.ts';
+import { functionEnvironment, PURGE_SCHEDULER_TEST_ENV, lambdaContext, startBroker } from '../functions/fixtures.ts';
 
 // A client-initiated bootstrap the way it runs on AWS, with local stand-ins:
 // - an in-process aedes broker (MQTT 3.1.1) for IoT Core;
@@ -44,10 +43,7 @@ describe('bootstrap through the gateway, MQTT and the uplink function', () => {
       IOT_DATA_ENDPOINT: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com',
       // The purge scheduler's settings are required; these profiles write no account timeout,
       // so no schedule is ever created.
-      [PURGE_SCHEDULER_ENV.groupName]: 'lwm2m-bs-purges',
-      [PURGE_SCHEDULER_ENV.targetArn]: 'arn:aws:lambda:eu-west-1:123456789012:function:purge',
-      [PURGE_SCHEDULER_ENV.roleArn]: 'arn:aws:iam::123456789012:role/scheduler',
-      [PURGE_SCHEDULER_ENV.deadLetterArn]: 'arn:aws:sqs:eu-west-1:123456789012:purge-failures',
+      ...PURGE_SCHEDULER_TEST_ENV,
     });
     store = env.store;
     lwm2m = await TestLwm2mServer.start({ port: 0, host: '127.0.0.1' });
