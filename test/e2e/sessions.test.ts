@@ -39,11 +39,13 @@ describe('bootstrap sessions through the gateway', () => {
     await run('coap-client-notls', ['-B', '3', '-m', 'post', url], { timeout: 10_000 });
     await run('coap-client-notls', ['-B', '3', '-m', 'post', url], { timeout: 10_000 });
     await eventually(async () => ((server.gateway.counters().sessionsCancelled ?? 0) > cancelledBefore ? true : undefined));
-    const status = await eventually(async () => {
+    // The newer session ends on its unanswered Discover: a timeout once coap-client has left, or
+    // a client error when, on a loaded machine, the Discover reaches coap-client before it exits
+    // and it answers Reset. Either way it is the newer session's outcome, never 'cancelled'.
+    await eventually(async () => {
       const current = (await server.store.getDevice('superseded'))?.status;
-      return current?.outcome === 'timeout' ? current : undefined;
+      return current?.outcome === 'timeout' || current?.outcome === 'client-error' ? current : undefined;
     }, 8000);
-    assert.equal(status.outcome, 'timeout', 'the newer session, not the cancelled one, is on record');
   });
 
   it('rewrites in TLV when a client answers 4.06 to the format its pct named', async () => {
